@@ -1,0 +1,34 @@
+# facecast: `make demo` and `make test` create the environment from nothing.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: env demo test lint bench clean browser
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,dev]"
+	touch $(STAMP)
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser test will be skipped"
+
+demo: env
+	$(BIN)/python examples/demo.py
+
+test: env browser
+	$(BIN)/python -m pytest -q
+
+lint: env
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+
+bench: env
+	$(BIN)/python benchmarks/analyze.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,35 @@
+"""The `facecast` command: thin wrappers that parse arguments, call the library, show progress.
+
+Every command turns a `FacecastError` into one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from facecast.errors import FacecastError
+
+app = typer.Typer(
+    name="facecast",
+    help="Cinematic face replacement with consent and provenance built in.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register_commands() -> None:
+    """Attach each stage's commands (each package keeps its own `commands.py`)."""
+    # Registration lines: one per package, added as the packages land.
+
+
+def main() -> None:
+    """Run the facecast command line; user errors become one line and exit status 1."""
+    _register_commands()
+    try:
+        app()
+    except FacecastError as error:
+        print(f"facecast: error: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,125 @@
+"""Footage in and out: video files (PyAV) and image sequences (PNG/JPEG/TIFF/EXR).
+
+`open_plate` is the front door: it probes a path and returns a `Plate` that streams frames.
+`open_writer` picks a video or sequence writer from the output path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from facecast.errors import MediaError
+from facecast.media.sequence import (
+    IMAGE_SUFFIXES,
+    SequenceWriter,
+    iter_sequence_frames,
+    probe_sequence,
+    read_image,
+    write_image,
+)
+from facecast.media.types import ShotInfo
+from facecast.media.video import VIDEO_CODECS, VideoWriter, iter_video_frames, probe_video
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "VIDEO_CODECS",
+    "Plate",
+    "SequenceWriter",
+    "ShotInfo",
+    "VideoWriter",
+    "open_plate",
+    "open_writer",
+    "read_image",
+    "to_uint8",
+    "write_image",
+]
+
+
+@dataclass(frozen=True)
+class Plate:
+    """A shot on disk: its description and a way to stream its frames."""
+
+    info: ShotInfo
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Yield RGB ``(H, W, 3)`` frames in the plate's own dtype (see `ShotInfo.dtype`)."""
+        if self.info.kind == "video":
+            return iter_video_frames(self.info.path, self.info.frame_count)
+        return iter_sequence_frames(self.info.path)
+
+
+def open_plate(path: str | Path, fps: Fraction | None = None) -> Plate:
+    """Probe a video file or an image-sequence folder.
+
+    Parameters
+    ----------
+    path
+        A video file (any container/codec FFmpeg reads) or a folder of numbered images.
+    fps
+        Frame rate of an image sequence (default 24); ignored for video files.
+
+    Raises
+    ------
+    MediaError
+        One line naming the path and the problem: missing, empty, not a video, truncated, ...
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MediaError("does not exist", path)
+    if path.is_dir():
+        return Plate(probe_sequence(path, fps or Fraction(24)))
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        raise MediaError("is a single image; pass the folder of an image sequence", path)
+    return Plate(probe_video(path))
+
+
+def open_writer(
+    path: str | Path,
+    info: ShotInfo,
+    *,
+    codec: str | None = None,
+    copy_audio: bool = True,
+    crf: int | None = None,
+) -> VideoWriter | SequenceWriter:
+    """Open a writer matching `info` (size, rate, timecode; audio copied from ``info.path``).
+
+    A path with a video extension gives a `VideoWriter`; any other path is a folder for an image
+    sequence, whose format is `codec` (``png`` default, ``tiff``, ``exr``, ``jpg``).
+    """
+    path = Path(path)
+    if path.suffix.lower() in {".mp4", ".mov", ".mkv", ".m4v"}:
+        audio = info.path if copy_audio and info.kind == "video" and info.audio_streams else None
+        metadata = {"timecode": info.timecode} if info.timecode else {}
+        return VideoWriter(
+            path,
+            info.width,
+            info.height,
+            info.fps,
+            codec=codec or "h264",
+            audio_from=audio,
+            crf=crf,
+            metadata=metadata,
+        )
+    if path.suffix:
+        raise MediaError(f"unsupported output extension {path.suffix!r}", path)
+    return SequenceWriter(path, extension=codec or "png")
+
+
+def to_uint8(frame: np.ndarray) -> np.ndarray:
+    """Convert an RGB frame of any supported dtype to ``uint8`` for analysis (display-referred).
+
+    ``uint16`` is scaled by 1/257; ``float32`` EXR is clipped to [0, 1] and encoded with the sRGB
+    transfer curve.
+    """
+    if frame.dtype == np.uint8:
+        return frame
+    if frame.dtype == np.uint16:
+        return (frame // 257).astype(np.uint8)
+    linear = np.clip(frame, 0.0, 1.0)
+    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return np.round(srgb * 255.0).astype(np.uint8)

@@ -1,0 +1,226 @@
+"""Image-sequence folders: PNG/JPEG/TIFF (8 and 16 bit) and OpenEXR, read and written frame by frame.
+
+Readers yield RGB ``(H, W, 3)`` frames as ``uint8`` (8-bit files), ``uint16`` (16-bit PNG/TIFF)
+or ``float32`` scene-linear (EXR). Writers accept the same dtypes.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facecast.errors import MediaError
+from facecast.media.limits import check_frame_size
+from facecast.media.types import ShotInfo
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr"}
+_DTYPE_OF_DEPTH = {np.dtype(np.uint8): "uint8", np.dtype(np.uint16): "uint16"}
+
+
+def _natural_key(path: Path) -> list:
+    """Sort key that puts ``frame_9`` before ``frame_10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def list_sequence(folder: Path) -> list[Path]:
+    """The image files of a sequence folder, in frame order.
+
+    Raises
+    ------
+    MediaError
+        If the folder is missing, empty, or mixes image formats.
+    """
+    if not folder.is_dir():
+        raise MediaError("is not a folder", folder)
+    files = sorted(
+        (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
+        key=_natural_key,
+    )
+    if not files:
+        raise MediaError(
+            f"holds no image frames ({', '.join(sorted(IMAGE_SUFFIXES))})", folder
+        )
+    suffixes = {_canonical_suffix(p) for p in files}
+    if len(suffixes) > 1:
+        raise MediaError(f"mixes image formats {sorted(suffixes)}", folder)
+    return files
+
+
+def _canonical_suffix(path: Path) -> str:
+    return {".jpeg": ".jpg", ".tif": ".tiff"}.get(path.suffix.lower(), path.suffix.lower())
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read one image as RGB ``(H, W, 3)``: ``uint8``, ``uint16``, or ``float32`` for EXR.
+
+    Raises
+    ------
+    MediaError
+        If the file is missing, unreadable, or too large.
+    """
+    if not path.is_file():
+        raise MediaError("file does not exist", path)
+    if path.suffix.lower() == ".exr":
+        return _read_exr(path)
+    _check_header_size(path)
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    if image is None:
+        raise MediaError("cannot be decoded as an image", path)
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    elif image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    else:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if image.dtype not in _DTYPE_OF_DEPTH:
+        raise MediaError(f"has unsupported sample type {image.dtype}", path)
+    return image
+
+
+def _check_header_size(path: Path) -> None:
+    """Refuse huge images before decoding them, using the header alone."""
+    from PIL import Image  # matplotlib's dependency; reads only the header here
+
+    try:
+        with Image.open(path) as header:
+            width, height = header.size
+    except Exception:  # noqa: BLE001 - unreadable header: let OpenCV report the decode failure
+        return
+    check_frame_size(width, height, path)
+
+
+def _read_exr(path: Path) -> np.ndarray:
+    import OpenEXR
+
+    try:
+        with OpenEXR.File(str(path)) as exr:
+            channels = exr.channels()
+            if "RGB" in channels:
+                rgb = channels["RGB"].pixels
+            else:
+                rgb = np.stack([channels[c].pixels for c in "RGB"], axis=-1)
+    except Exception as error:  # noqa: BLE001 - OpenEXR raises bare exceptions
+        raise MediaError(f"cannot be read as OpenEXR ({error})", path) from None
+    check_frame_size(rgb.shape[1], rgb.shape[0], path)
+    return np.ascontiguousarray(rgb[..., :3], dtype=np.float32)
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    """Write RGB ``(H, W, 3)`` (``uint8``/``uint16`` to PNG/TIFF/JPEG, ``float32`` to EXR)."""
+    if path.suffix.lower() == ".exr":
+        import OpenEXR
+
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        pixels = np.ascontiguousarray(image.astype(np.float32))
+        with OpenEXR.File(header, {"RGB": pixels}) as exr:
+            exr.write(str(path))
+        return
+    if image.ndim == 3 and image.shape[2] == 4:
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
+    elif image.ndim == 3:
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    else:
+        bgr = image
+    if not cv2.imwrite(str(path), bgr):
+        raise MediaError("cannot be written as an image", path)
+
+
+def probe_sequence(folder: Path, fps: Fraction = Fraction(24)) -> ShotInfo:
+    """Describe an image-sequence folder from its first frame and file count."""
+    files = list_sequence(folder)
+    first = read_image(files[0])
+    return ShotInfo(
+        path=folder,
+        kind="sequence",
+        width=first.shape[1],
+        height=first.shape[0],
+        fps=Fraction(fps),
+        frame_count=len(files),
+        dtype=str(first.dtype),
+        codec=_canonical_suffix(files[0]).lstrip("."),
+    )
+
+
+def iter_sequence_frames(folder: Path) -> Iterator[np.ndarray]:
+    """Yield the frames of a sequence folder in order, one at a time.
+
+    Raises
+    ------
+    MediaError
+        If a frame differs in size or sample type from the first, naming that file.
+    """
+    files = list_sequence(folder)
+    reference: tuple | None = None
+    for path in files:
+        image = read_image(path)
+        signature = (image.shape, image.dtype)
+        if reference is None:
+            reference = signature
+        elif signature != reference:
+            raise MediaError(
+                f"is {image.shape[1]}x{image.shape[0]} {image.dtype}, but the sequence started "
+                f"{reference[0][1]}x{reference[0][0]} {reference[1]}",
+                path,
+            )
+        yield image
+
+
+class SequenceWriter:
+    """Write frames as ``<stem>.<index>.<ext>`` files into a folder, atomically.
+
+    Frames go into a hidden temporary folder beside `folder`, which is renamed into place by a
+    successful `close` and removed if the writer is left through an exception.
+
+    Parameters
+    ----------
+    folder
+        Destination folder (must not exist yet, or be an empty folder).
+    extension
+        ``"png"``, ``"tiff"``, ``"jpg"`` or ``"exr"``.
+    stem
+        File-name prefix; frames are numbered from `first_index` with 6 digits.
+    """
+
+    def __init__(
+        self, folder: str | Path, extension: str = "png", stem: str = "frame", first_index: int = 0
+    ) -> None:
+        self.folder = Path(folder)
+        if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
+            raise MediaError("exists and is not an empty folder; refusing to overwrite", folder)
+        self.temp_folder = self.folder.with_name(f".{self.folder.name}.partial")
+        shutil.rmtree(self.temp_folder, ignore_errors=True)
+        self.temp_folder.mkdir(parents=True)
+        self.extension = extension.lstrip(".")
+        self.stem = stem
+        self.frames_written = 0
+        self.first_index = first_index
+
+    def write(self, frame: np.ndarray) -> None:
+        """Write the next frame (RGB/RGBA ``uint8``/``uint16``/``float32``, or a single channel)."""
+        index = self.first_index + self.frames_written
+        write_image(self.temp_folder / f"{self.stem}.{index:06d}.{self.extension}", frame)
+        self.frames_written += 1
+
+    def close(self) -> Path:
+        if self.folder.exists():
+            self.folder.rmdir()
+        self.temp_folder.rename(self.folder)
+        return self.folder
+
+    def abort(self) -> None:
+        shutil.rmtree(self.temp_folder, ignore_errors=True)
+
+    def __enter__(self) -> SequenceWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -1,0 +1,70 @@
+"""Plain descriptions of footage, shared by readers and writers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+#: Frame dtypes a reader may yield: 8-bit sources give ``uint8``, 16-bit PNG/TIFF give
+#: ``uint16`` and EXR gives ``float32`` (scene-linear), all as RGB ``(H, W, 3)``.
+FrameDtype = Literal["uint8", "uint16", "float32"]
+
+
+@dataclass(frozen=True)
+class ShotInfo:
+    """What a plate is: geometry, timing, sample type and audio.
+
+    Attributes
+    ----------
+    path
+        The video file or image-sequence folder.
+    kind
+        ``"video"`` or ``"sequence"``.
+    width, height
+        Frame size in pixels.
+    fps
+        Exact frame rate (``Fraction(30000, 1001)`` for 29.97).
+    frame_count
+        Number of frames promised by the header or found in the folder.
+    dtype
+        Sample type of the frames the reader yields (see `FrameDtype`).
+    codec
+        Video codec name, or the image format (``"png"``, ``"tiff"``, ``"exr"``) of a sequence.
+    audio_streams
+        Number of audio streams (always 0 for a sequence).
+    timecode
+        Start timecode ``HH:MM:SS:FF`` when the source has one.
+    """
+
+    path: Path
+    kind: Literal["video", "sequence"]
+    width: int
+    height: int
+    fps: Fraction
+    frame_count: int
+    dtype: FrameDtype
+    codec: str
+    audio_streams: int = 0
+    timecode: str | None = None
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return float(self.frame_count / self.fps)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (fps as ``"num/den"``)."""
+        return {
+            "path": str(self.path),
+            "kind": self.kind,
+            "width": self.width,
+            "height": self.height,
+            "fps": f"{self.fps.numerator}/{self.fps.denominator}",
+            "frame_count": self.frame_count,
+            "dtype": self.dtype,
+            "codec": self.codec,
+            "audio_streams": self.audio_streams,
+            "timecode": self.timecode,
+        }

@@ -1,0 +1,271 @@
+"""Video files through PyAV: probe, stream frames, write with the source's audio copied through.
+
+Frames are ``uint8`` RGB arrays of shape ``(H, W, 3)``. Nothing here holds more than one decoded
+frame at a time, so memory stays flat however long the shot is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from facecast.errors import MediaError
+from facecast.media.limits import check_frame_size
+from facecast.media.types import ShotInfo
+
+#: Output codecs by name: (PyAV codec, pixel format, options).
+VIDEO_CODECS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "h264": ("libx264", "yuv420p", {"crf": "16", "preset": "medium"}),
+    "prores4444": ("prores_ks", "yuv444p10le", {"profile": "4", "vendor": "apl0"}),
+    "ffv1": ("ffv1", "yuv444p", {}),
+}
+
+
+def _open_input(path: Path) -> av.container.InputContainer:
+    """Open a media file for reading, turning every failure into a one-line `MediaError`."""
+    if not path.exists():
+        raise MediaError("file does not exist", path)
+    if path.is_dir():
+        raise MediaError("is a folder, not a video file", path)
+    try:
+        return av.open(str(path), mode="r")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as error:
+        raise MediaError(f"cannot be opened as video ({_ffmpeg_reason(error)})", path) from None
+
+
+def _ffmpeg_reason(error: Exception) -> str:
+    """The short reason from an FFmpeg error, without the path PyAV appends."""
+    reason = getattr(error, "strerror", None) or str(error)
+    return reason.split(":")[0].strip() or type(error).__name__
+
+
+def probe_video(path: Path) -> ShotInfo:
+    """Read a video file's geometry, rate, frame count and audio without decoding all frames.
+
+    Raises
+    ------
+    MediaError
+        If the file is missing, not a video, has no video stream or an oversized frame.
+    """
+    with _open_input(path) as container:
+        if not container.streams.video:
+            raise MediaError("holds no video stream", path)
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        check_frame_size(width, height, path)
+        fps = stream.average_rate or stream.guessed_rate or Fraction(24)
+        frame_count = stream.frames or _count_frames(container, stream)
+        timecode = stream.metadata.get("timecode") or container.metadata.get("timecode")
+        return ShotInfo(
+            path=path,
+            kind="video",
+            width=width,
+            height=height,
+            fps=Fraction(fps),
+            frame_count=int(frame_count),
+            dtype="uint8",
+            codec=stream.codec_context.name,
+            audio_streams=len(container.streams.audio),
+            timecode=timecode,
+        )
+
+
+def _count_frames(container: av.container.InputContainer, stream: av.video.VideoStream) -> int:
+    """Count frames by demuxing packets (no decode) when the header does not say."""
+    count = sum(1 for packet in container.demux(stream) if packet.size)
+    container.seek(0)
+    return count
+
+
+def iter_video_frames(path: Path, expected_frames: int | None = None) -> Iterator[np.ndarray]:
+    """Yield every frame of a video file as ``uint8`` RGB ``(H, W, 3)``.
+
+    Parameters
+    ----------
+    path
+        The video file.
+    expected_frames
+        Frame count promised by the header. When decoding yields fewer than 95% of them the
+        file is reported as truncated rather than silently producing a short shot.
+
+    Raises
+    ------
+    MediaError
+        If the file cannot be opened, a packet cannot be decoded, or the file ends early.
+    """
+    decoded = 0
+    with _open_input(path) as container:
+        if not container.streams.video:
+            raise MediaError("holds no video stream", path)
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                decoded += 1
+                yield frame.to_ndarray(format="rgb24")
+        except av.error.FFmpegError as error:
+            raise MediaError(
+                f"decoding failed after frame {decoded} ({_ffmpeg_reason(error)})", path
+            ) from None
+    if decoded == 0:
+        raise MediaError("holds no decodable frame (empty or truncated file)", path)
+    if expected_frames and decoded < 0.95 * expected_frames:
+        raise MediaError(
+            f"is truncated: the header promises {expected_frames} frames, {decoded} decoded", path
+        )
+
+
+class VideoWriter:
+    """Write ``uint8`` RGB frames to a video file, copying audio from a source file.
+
+    The file is written under a temporary name beside `path` and renamed only by a successful
+    `close`; if the writer is left through an exception the temporary file is removed, so a
+    half-written output never looks complete.
+
+    Parameters
+    ----------
+    path
+        Output file; its extension picks the container (``.mp4``, ``.mov``, ``.mkv``).
+    width, height
+        Frame size in pixels; H.264 needs both even.
+    fps
+        Frame rate as an exact rational (``Fraction(30000, 1001)`` for 29.97).
+    codec
+        A key of `VIDEO_CODECS`: ``"h264"`` (default), ``"prores4444"`` or ``"ffv1"``.
+    audio_from
+        A media file whose audio streams are copied packet for packet (no re-encode).
+    crf
+        Constant rate factor for H.264 (lower is better; 16 is visually lossless for film).
+    metadata
+        Container metadata to write, e.g. ``{"comment": ...}``; a source timecode is passed here.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: Fraction,
+        *,
+        codec: str = "h264",
+        audio_from: str | Path | None = None,
+        crf: int | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        if codec not in VIDEO_CODECS:
+            raise MediaError(f"unknown codec {codec!r}; choose from {sorted(VIDEO_CODECS)}", path)
+        self.path = Path(path)
+        self.temp_path = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.frames_written = 0
+        codec_name, pix_fmt, options = VIDEO_CODECS[codec]
+        options = dict(options)
+        if crf is not None and codec == "h264":
+            options["crf"] = str(crf)
+        if codec == "h264" and (width % 2 or height % 2):
+            raise MediaError(f"H.264 needs an even frame size, got {width}x{height}", path)
+        try:
+            self._container = av.open(str(self.temp_path), mode="w", format=_format_for(self.path))
+        except av.error.FFmpegError as error:
+            raise MediaError(f"cannot be written ({_ffmpeg_reason(error)})", path) from None
+        for key, value in (metadata or {}).items():
+            self._container.metadata[key] = value
+        self._video = self._container.add_stream(codec_name, rate=fps, options=options)
+        self._video.width, self._video.height, self._video.pix_fmt = width, height, pix_fmt
+        self._frame_seconds = 1 / Fraction(fps)
+        if metadata and "timecode" in metadata:
+            self._video.metadata["timecode"] = metadata["timecode"]
+        self._audio = _AudioCopier(Path(audio_from), self._container) if audio_from else None
+
+    def write(self, frame: np.ndarray) -> None:
+        """Encode one ``uint8`` RGB ``(H, W, 3)`` frame."""
+        if frame.dtype != np.uint8 or frame.shape != (self._video.height, self._video.width, 3):
+            raise ValueError(
+                f"expected uint8 ({self._video.height}, {self._video.width}, 3), "
+                f"got {frame.dtype} {frame.shape}"
+            )
+        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        video_frame.pts = self.frames_written
+        self._container.mux(self._video.encode(video_frame))
+        self.frames_written += 1
+        if self._audio is not None:
+            self._audio.copy_until(float(self.frames_written * self._frame_seconds))
+
+    def close(self) -> Path:
+        """Flush the encoder, copy the remaining audio, and rename the file into place."""
+        self._container.mux(self._video.encode(None))
+        if self._audio is not None:
+            self._audio.copy_until(float("inf"))
+            self._audio.close()
+        self._container.close()
+        self.temp_path.replace(self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Stop writing and delete the temporary file."""
+        if self._audio is not None:
+            self._audio.close()
+        with contextlib.suppress(Exception):
+            self._container.close()
+        self.temp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _format_for(path: Path) -> str | None:
+    """Container format name for an output path (the temp name hides the extension from FFmpeg)."""
+    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}.get(
+        path.suffix.lower()
+    )
+
+
+class _AudioCopier:
+    """Copy a source file's audio packets into an output container, interleaved by time."""
+
+    def __init__(self, source: Path, output: av.container.OutputContainer) -> None:
+        self._input = _open_input(source)
+        self._output = output
+        self._pairs = {}
+        for in_stream in self._input.streams.audio:
+            try:
+                out_stream = output.add_stream_from_template(in_stream)
+            except (av.error.FFmpegError, ValueError) as error:
+                raise MediaError(
+                    f"audio codec {in_stream.codec_context.name} cannot be copied "
+                    f"({_ffmpeg_reason(error)})",
+                    source,
+                ) from None
+            self._pairs[in_stream.index] = out_stream
+        streams = list(self._input.streams.audio)
+        self._packets = self._input.demux(*streams) if streams else iter(())
+        self._pending: av.Packet | None = None
+
+    def copy_until(self, seconds: float) -> None:
+        """Mux every source audio packet that starts before `seconds`."""
+        while True:
+            packet = self._pending or next(self._packets, None)
+            self._pending = None
+            if packet is None:
+                return
+            if packet.dts is None or packet.size == 0:
+                continue
+            if packet.pts is not None and float(packet.pts * packet.time_base) >= seconds:
+                self._pending = packet
+                return
+            packet.stream = self._pairs[packet.stream.index]
+            self._output.mux(packet)
+
+    def close(self) -> None:
+        self._input.close()
