@@ -1,0 +1,95 @@
+"""Visible skin in a reference photo: what of the face may be copied onto the actor.
+
+Reference photos carry occluders: hair over the forehead, glasses, a hand, a hard shadow. The
+skin colour is learned from patches that are nearly always bare (cheeks, nose, chin) and every
+pixel of the face is scored against it; hair, frames and hands score low and are left out of
+the texture.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from facecast.mesh.regions import contour
+
+#: Landmarks at the centre of usually bare skin: cheeks, nose bridge and tip, chin.
+SKIN_SEED_POINTS = (50, 280, 6, 4, 199, 101, 330)
+
+
+def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``bool (H, W)`` mask of the polygon through ``points (K, 2)`` (pixels)."""
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(points[:, :2] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    return mask.astype(bool)
+
+
+def visible_skin(
+    image: np.ndarray, landmarks: np.ndarray, tolerance: float = 4.0
+) -> np.ndarray:
+    """Probability that each pixel of a photo is visible facial skin.
+
+    Parameters
+    ----------
+    image
+        ``uint8 RGB (H, W, 3)``.
+    landmarks
+        ``float (478, 3)`` mesh points in pixels.
+    tolerance
+        Mahalanobis distance (in Lab) at which a pixel's skin probability falls to about 0.5.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32 (H, W)`` in [0, 1]; 0 outside the face oval, inside the eyes and the mouth
+        opening, and on pixels unlike the sampled skin.
+    """
+    height, width = image.shape[:2]
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    eye_width = np.linalg.norm(landmarks[33, :2] - landmarks[133, :2])
+    radius = max(2, int(0.25 * eye_width))
+    samples = []
+    for index in SKIN_SEED_POINTS:
+        x, y = np.round(landmarks[index, :2]).astype(int)
+        patch = lab[max(0, y - radius) : y + radius + 1, max(0, x - radius) : x + radius + 1]
+        samples.append(patch.reshape(-1, 3))
+    samples = np.concatenate(samples)
+    mean = np.median(samples, axis=0)
+    spread = np.cov((samples - mean).T) + np.diag([400.0, 9.0, 9.0])
+    delta = lab.reshape(-1, 3) - mean
+    distance = np.sqrt(np.einsum("ij,jk,ik->i", delta, np.linalg.inv(spread), delta))
+    probability = 1.0 / (1.0 + (distance / tolerance) ** 4)
+    probability = probability.reshape(height, width).astype(np.float32)
+
+    probability = np.maximum(probability, _features_and_lower_face(landmarks, (height, width)))
+    face = polygon_mask(landmarks[contour("face_oval")], (height, width))
+    for hole in ("left_eye", "right_eye", "lips_inner"):
+        face &= ~polygon_mask(landmarks[contour(hole)], (height, width))
+    probability *= face
+    probability = cv2.morphologyEx(probability, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    return cv2.GaussianBlur(probability, (0, 0), max(1.0, radius / 4))
+
+
+def _features_and_lower_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``float32 (H, W)``: 1 where the face's own dark or coloured features are, else 0.
+
+    Brows, lashes and lips are not skin-coloured but belong to the person, and a beard is part
+    of the lower face, where hair and glasses do not fall; these regions are kept whatever their
+    colour. Occluders are looked for only on the forehead, temples and around the eyes.
+    """
+    eye_width = float(np.linalg.norm(landmarks[33, :2] - landmarks[133, :2]))
+    keep = np.zeros(shape, np.uint8)
+    for brow in ("left_eyebrow", "right_eyebrow"):
+        hull = cv2.convexHull(np.round(landmarks[contour(brow), :2]).astype(np.int32))
+        cv2.fillConvexPoly(keep, hull, 1)
+    for eye in ("left_eye", "right_eye"):
+        cv2.fillPoly(keep, [np.round(landmarks[contour(eye), :2]).astype(np.int32)], 1)
+    keep = cv2.dilate(keep, cv2.getStructuringElement(
+        cv2.MORPH_ELLIPSE, (int(0.25 * eye_width) | 1, int(0.25 * eye_width) | 1)))
+    # below the nose: points whose projection on the head's down axis passes the nose base
+    down = landmarks[152, :2] - landmarks[10, :2]
+    down = down / (np.linalg.norm(down) + 1e-9)
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
+    along = (xs - landmarks[2, 0]) * down[0] + (ys - landmarks[2, 1]) * down[1]
+    lower = along > 0
+    return np.maximum(keep.astype(bool), lower).astype(np.float32)

@@ -1,0 +1,156 @@
+"""The character's face texture: every reference photo unwrapped onto one pose-free layout.
+
+Texture space is the mesh's frontal layout (`facecast.mesh.frontal`) of the most frontal
+reference, scaled into a square image. Each reference is warped into it triangle by triangle;
+where several references see the same spot, the one that sees it most squarely and as clear skin
+wins (a soft maximum), after the references' colours are matched to the first. Spots no
+reference shows cleanly (under a fringe of hair, inside the eyes and mouth) are filled by
+inpainting from their surroundings and keep a low weight, so the compositor can fall back to
+the actor's own, relit skin there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facecast.character.skin import visible_skin
+from facecast.mesh.frontal import frontal_points
+from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
+from facecast.mesh.warp import rasterize, sample
+
+#: Exponent of the soft maximum that picks, per texel, the reference seeing it best.
+SELECTION_SHARPNESS = 6.0
+#: Weight factor of every reference after the first: they fill in where the first is weak
+#: instead of averaging with it (averaging two expressions ghosts the mouth and eyes).
+SECONDARY_PRIORITY = 0.7
+
+
+@dataclass
+class FaceTexture:
+    """A character's unwrapped face.
+
+    Attributes
+    ----------
+    image
+        ``float32 (S, S, 3)`` display-referred RGB in [0, 1].
+    weight
+        ``float32 (S, S)`` in [0, 1]: how well the references show each texel (0 = inpainted).
+    uv
+        ``float32 (478, 2)`` texel position of every mesh landmark (iris points included).
+    """
+
+    image: np.ndarray
+    weight: np.ndarray
+    uv: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.image.shape[0])
+
+
+def texture_layout(landmarks: np.ndarray, size: int, margin: float = 0.06) -> np.ndarray:
+    """Frontal layout of ``landmarks (478, 3)`` scaled into a ``size`` x ``size`` texture.
+
+    Returns ``float32 (478, 2)`` texel coordinates, centred, aspect kept.
+    """
+    flat = frontal_points(landmarks)[:, :2]
+    low, high = flat.min(axis=0), flat.max(axis=0)
+    scale = (1.0 - 2 * margin) * size / float(np.max(high - low))
+    centre = (low + high) / 2.0
+    return ((flat - centre) * scale + size / 2.0).astype(np.float32)
+
+
+def triangle_facing(landmarks: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """``float32 (T,)`` in [0, 1]: how squarely each triangle faces the camera (|cos| of its
+    normal with the view axis)."""
+    a, b, c = (landmarks[triangles[:, k]].astype(np.float64) for k in range(3))
+    normals = np.cross(b - a, c - a)
+    length = np.linalg.norm(normals, axis=1) + 1e-12
+    return (np.abs(normals[:, 2]) / length).astype(np.float32)
+
+
+def _unwrap(
+    image: np.ndarray, landmarks: np.ndarray, uv: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Warp one reference into texture space.
+
+    Returns ``float32 (S, S, 3)`` colour in [0, 1] and ``float32 (S, S)`` weight in [0, 1].
+    """
+    triangles = mesh_triangles()
+    surface = slice(0, NUM_SURFACE_POINTS)
+    raster = rasterize(uv[surface], landmarks[surface, :2], triangles, (0, 0, size, size))
+    colour = sample(image.astype(np.float32) / 255.0, raster)
+    skin = sample(visible_skin(image, landmarks), raster)
+    facing = triangle_facing(landmarks[surface], triangles)
+    weight = np.where(raster.covered, facing[np.maximum(raster.triangle_index, 0)] ** 2, 0.0)
+    weight = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), size / 128) * raster.covered
+    return colour, (weight * skin).astype(np.float32)
+
+
+def _match_colour(
+    colour: np.ndarray, weight: np.ndarray, target: np.ndarray, target_weight: np.ndarray
+) -> np.ndarray:
+    """Shift and scale ``colour``'s Lab statistics to ``target``'s over texels both show well."""
+    shared = (weight > 0.3) & (target_weight > 0.3)
+    if shared.sum() < 100:
+        return colour
+    lab = cv2.cvtColor(colour, cv2.COLOR_RGB2LAB)
+    target_lab = cv2.cvtColor(target, cv2.COLOR_RGB2LAB)
+    mean, std = lab[shared].mean(axis=0), lab[shared].std(axis=0) + 1e-3
+    target_mean, target_std = target_lab[shared].mean(axis=0), target_lab[shared].std(axis=0)
+    matched = (lab - mean) * (target_std / std) + target_mean
+    return np.clip(cv2.cvtColor(matched.astype(np.float32), cv2.COLOR_LAB2RGB), 0.0, 1.0)
+
+
+def build_texture(
+    images: list[np.ndarray], landmarks: list[np.ndarray], size: int = 512
+) -> FaceTexture:
+    """Merge reference photos into one face texture.
+
+    Parameters
+    ----------
+    images
+        Reference photos, ``uint8 RGB (H, W, 3)`` each; the first should be the most frontal.
+    landmarks
+        ``float (478, 3)`` mesh points of each photo, in its pixels.
+    size
+        Texture side in texels.
+
+    Returns
+    -------
+    FaceTexture
+    """
+    if not images or len(images) != len(landmarks):
+        raise ValueError(f"need matching images and landmarks, got {len(images)}/{len(landmarks)}")
+    uv = texture_layout(landmarks[0], size)
+    colours, weights = [], []
+    for image, points in zip(images, landmarks, strict=True):
+        colour, weight = _unwrap(image, points, uv, size)
+        if colours:
+            colour = _match_colour(colour, weight, colours[0], weights[0])
+            weight = weight * SECONDARY_PRIORITY
+        colours.append(colour)
+        weights.append(weight)
+    stacked = np.stack(weights)  # (R, S, S)
+    selection = stacked**SELECTION_SHARPNESS
+    total = selection.sum(axis=0)
+    merged = np.einsum("rhw,rhwc->hwc", selection, np.stack(colours)) / np.maximum(
+        total, 1e-12
+    )[..., None]
+    coverage = stacked.max(axis=0)
+    return FaceTexture(_fill_holes(merged, coverage, uv), coverage.astype(np.float32), uv)
+
+
+def _fill_holes(colour: np.ndarray, coverage: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Inpaint texels no reference shows (coverage < 0.05) inside the face outline."""
+    size = colour.shape[0]
+    hull = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(uv).astype(np.int32)), 1)
+    holes = ((coverage < 0.05) & hull.astype(bool)).astype(np.uint8)
+    as_bytes = np.round(np.clip(colour, 0, 1) * 255).astype(np.uint8)
+    filled = cv2.inpaint(as_bytes, holes, max(3, size // 64), cv2.INPAINT_TELEA)
+    result = np.where(holes[..., None].astype(bool), filled.astype(np.float32) / 255.0, colour)
+    return result.astype(np.float32)
