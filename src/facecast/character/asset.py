@@ -1,0 +1,358 @@
+"""The Character asset: a folder built once from reference photos and a consent record.
+
+Layout of a character folder::
+
+    character.json        manifest: format version, id, name, consent, refs, file hashes
+    consent.toml          the consent file exactly as given
+    refs/ref_00.png ...   the reference photos (downscaled to at most 2048 px a side)
+    texture.png           16-bit RGB face texture on the mesh's frontal layout
+    texture_weight.png    16-bit coverage of each texel by the references
+    geometry.safetensors  uv (478, 2), per-reference landmarks (R, 478, 3), neutral shape
+    thumbs/ref_00.jpg ... small previews
+
+Loading checks the format version, that every listed file exists with the recorded SHA-256, and
+the consent record; a tampered or incomplete asset is refused with one line naming the problem.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from facecast.character.consent import ConsentRecord, load_consent
+from facecast.character.texture import FaceTexture, build_texture
+from facecast.errors import CharacterError, FaceNotFoundError, MediaError
+from facecast.media import read_image, write_image
+from facecast.mesh.frontal import frontal_points, interocular
+
+FORMAT_NAME = "facecast.character"
+FORMAT_VERSION = 1
+MAX_REFS = 20
+MAX_REF_SIDE = 2048
+THUMB_SIDE = 160
+#: A face this small (inter-ocular distance, pixels) carries too little detail to build from.
+MIN_REF_INTEROCULAR = 24.0
+
+
+@dataclass
+class ReferencePhoto:
+    """One reference photo as stored in the asset.
+
+    Attributes
+    ----------
+    file
+        Path relative to the character folder (``refs/ref_00.png``).
+    source_name
+        File name the user passed (for messages; the full path is not stored).
+    sha256
+        Hash of the original file the user passed.
+    pose
+        ``(yaw, pitch, roll)`` degrees of the face in the photo.
+    """
+
+    file: str
+    source_name: str
+    sha256: str
+    pose: tuple[float, float, float]
+
+
+@dataclass
+class Character:
+    """A character: the face texture, its shape, the refs, and the consent behind it.
+
+    Attributes
+    ----------
+    character_id
+        Stable id: the folder name, lower-case letters, digits, ``-`` and ``_``.
+    name
+        Display name.
+    consent
+        The consent record the asset was built under.
+    texture
+        The unwrapped face (`FaceTexture`).
+    ref_landmarks
+        ``float32 (R, 478, 3)`` mesh points of each reference in its own pixels.
+    neutral_shape
+        ``float32 (478, 3)`` frontal layout of the first reference, divided by its inter-ocular
+        distance (pose-free, scale-free shape).
+    refs
+        Stored reference photos, the first one the most frontal.
+    path
+        The folder the asset lives in.
+    """
+
+    character_id: str
+    name: str
+    consent: ConsentRecord
+    texture: FaceTexture
+    ref_landmarks: np.ndarray
+    neutral_shape: np.ndarray
+    refs: list[ReferencePhoto]
+    path: Path
+    created: str = ""
+    file_hashes: dict[str, str] = field(default_factory=dict)
+
+    def reference_images(self) -> list[np.ndarray]:
+        """The stored reference photos, ``uint8 RGB (H, W, 3)`` each."""
+        return [read_image(self.path / ref.file) for ref in self.refs]
+
+    def digest(self) -> str:
+        """SHA-256 of ``character.json``: identifies this exact asset in render manifests."""
+        return _sha256(self.path / "character.json")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _valid_id(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-")
+    if not slug:
+        raise CharacterError(f"cannot make a character id from folder name {name!r}")
+    return slug
+
+
+def _bounded(image: np.ndarray) -> np.ndarray:
+    """Downscale so the longer side is at most `MAX_REF_SIDE`; ``uint8 RGB`` in and out."""
+    longest = max(image.shape[:2])
+    if longest <= MAX_REF_SIDE:
+        return image
+    scale = MAX_REF_SIDE / longest
+    size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _load_reference(path: Path, analyzer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read a reference photo and find exactly one usable face in it.
+
+    Returns the ``uint8 RGB`` image (bounded size), its ``(478, 3)`` landmarks and pose.
+    """
+    from facecast.media import to_uint8
+
+    try:
+        image = _bounded(to_uint8(read_image(path)))
+    except MediaError:
+        raise
+    faces = analyzer.detect(image)
+    if not faces:
+        raise FaceNotFoundError("no face found in this reference photo", path)
+    if len(faces) > 1:
+        sizes = sorted((f.size for f in faces), reverse=True)
+        if sizes[1] > 0.4 * sizes[0]:
+            raise FaceNotFoundError(
+                f"{len(faces)} faces found in this reference photo; a reference must show one "
+                "person (crop it)",
+                path,
+            )
+    face = max(faces, key=lambda f: f.size)
+    if interocular(face.landmarks) < MIN_REF_INTEROCULAR:
+        raise FaceNotFoundError(
+            f"the face is too small ({interocular(face.landmarks):.0f} px between the eyes, "
+            f"need {MIN_REF_INTEROCULAR:.0f})",
+            path,
+        )
+    return image, face.landmarks.astype(np.float32), face.pose.astype(np.float32)
+
+
+def create_character(
+    folder: str | Path,
+    ref_paths: list[str | Path],
+    consent_path: str | Path,
+    *,
+    name: str | None = None,
+    texture_size: int = 512,
+    analyzer=None,
+    overwrite: bool = False,
+) -> Character:
+    """Build a character asset from reference photos and a consent file.
+
+    Parameters
+    ----------
+    folder
+        Destination folder; its name becomes the character id.
+    ref_paths
+        1 to 20 photos of the person, any size; each must show exactly one face.
+    consent_path
+        Consent TOML (see `facecast.character.consent`); refused when missing, invalid or expired.
+    name
+        Display name (default: the folder name).
+    texture_size
+        Side of the face texture in texels (512 for HD, 1024 or more for 4K close-ups).
+    analyzer
+        A `facecast.analysis.FaceAnalyzer` in still-image mode; created if not given.
+    overwrite
+        Replace an existing character folder.
+
+    Raises
+    ------
+    ConsentError, FaceNotFoundError, MediaError, CharacterError
+        One line naming the file at fault.
+    """
+    folder = Path(folder)
+    consent = load_consent(consent_path)
+    if not ref_paths:
+        raise CharacterError("at least one --ref photo is needed", folder)
+    if len(ref_paths) > MAX_REFS:
+        raise CharacterError(f"{len(ref_paths)} reference photos given, at most {MAX_REFS}")
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
+        raise CharacterError("folder exists and is not empty (use --overwrite)", folder)
+    character_id = _valid_id(folder.name)
+
+    from facecast.analysis import FaceAnalyzer
+
+    owned = analyzer is None
+    analyzer = analyzer or FaceAnalyzer(max_faces=4, static_images=True)
+    try:
+        loaded = [_load_reference(Path(p), analyzer) for p in ref_paths]
+    finally:
+        if owned:
+            analyzer.close()
+    order = sorted(range(len(loaded)), key=lambda i: float(np.abs(loaded[i][2][:2]).sum()))
+    images = [loaded[i][0] for i in order]
+    landmarks = [loaded[i][1] for i in order]
+    texture = build_texture(images, landmarks, texture_size)
+    frontal = frontal_points(landmarks[0]) / interocular(landmarks[0])
+
+    temp = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(temp, ignore_errors=True)
+    (temp / "refs").mkdir(parents=True)
+    (temp / "thumbs").mkdir()
+    shutil.copyfile(consent_path, temp / "consent.toml")
+    refs = []
+    for rank, index in enumerate(order):
+        source = Path(ref_paths[index])
+        file = f"refs/ref_{rank:02d}.png"
+        write_image(temp / file, images[rank])
+        write_image(temp / f"thumbs/ref_{rank:02d}.jpg", _thumbnail(images[rank], landmarks[rank]))
+        pose = tuple(round(float(v), 2) for v in loaded[index][2])
+        refs.append(ReferencePhoto(file, source.name, _sha256(source), pose))
+    _write_arrays(temp, texture, np.stack(landmarks), frontal.astype(np.float32))
+    manifest = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "id": character_id,
+        "name": name or folder.name,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "consent": consent.to_dict(),
+        "texture_size": texture_size,
+        "refs": [vars(r) for r in refs],
+    }
+    manifest["files"] = {
+        str(p.relative_to(temp)): _sha256(p) for p in sorted(temp.rglob("*")) if p.is_file()
+    }
+    (temp / "character.json").write_text(json.dumps(manifest, indent=2))
+    if folder.exists():
+        shutil.rmtree(folder)
+    temp.rename(folder)
+    return load_character(folder)
+
+
+def _thumbnail(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """A square crop around the face, `THUMB_SIDE` pixels a side, ``uint8 RGB``."""
+    low, high = landmarks[:, :2].min(axis=0), landmarks[:, :2].max(axis=0)
+    centre, half = (low + high) / 2, 0.65 * float(np.max(high - low))
+    x0, y0 = np.maximum(np.round(centre - half).astype(int), 0)
+    x1, y1 = np.round(centre + half).astype(int)
+    crop = image[y0:y1, x0:x1]
+    return cv2.resize(crop, (THUMB_SIDE, THUMB_SIDE), interpolation=cv2.INTER_AREA)
+
+
+def _write_arrays(
+    folder: Path, texture: FaceTexture, landmarks: np.ndarray, neutral: np.ndarray
+) -> None:
+    to16 = lambda x: np.round(np.clip(x, 0, 1) * 65535).astype(np.uint16)  # noqa: E731
+    write_image(folder / "texture.png", to16(texture.image))
+    cv2.imwrite(str(folder / "texture_weight.png"), to16(texture.weight))
+    save_file(
+        {"uv": texture.uv, "ref_landmarks": landmarks, "neutral_shape": neutral},
+        str(folder / "geometry.safetensors"),
+        metadata={"format": FORMAT_NAME, "version": str(FORMAT_VERSION)},
+    )
+
+
+def load_character(folder: str | Path) -> Character:
+    """Load and validate a character folder.
+
+    Raises
+    ------
+    CharacterError
+        If the folder or its manifest is missing, of another format or version, a listed file is
+        missing or its hash differs (tampered), or the arrays have unexpected shapes.
+    ConsentError
+        If the stored consent record is invalid.
+    """
+    folder = Path(folder)
+    manifest_path = folder / "character.json"
+    if not manifest_path.is_file():
+        raise CharacterError("is not a character folder (no character.json)", folder)
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise CharacterError("character.json is not valid JSON", folder) from None
+    if manifest.get("format") != FORMAT_NAME:
+        raise CharacterError("character.json is not a facecast character manifest", folder)
+    if manifest.get("version") != FORMAT_VERSION:
+        raise CharacterError(
+            f"character format version {manifest.get('version')} is not supported "
+            f"(this facecast reads version {FORMAT_VERSION})",
+            folder,
+        )
+    _check_files(folder, manifest.get("files", {}))
+    consent = ConsentRecord.from_dict(manifest["consent"], manifest_path)
+    arrays = load_file(str(folder / "geometry.safetensors"))
+    texture_image = read_image(folder / "texture.png").astype(np.float32) / 65535.0
+    weight = cv2.imread(str(folder / "texture_weight.png"), cv2.IMREAD_UNCHANGED)
+    texture = FaceTexture(texture_image, weight.astype(np.float32) / 65535.0, arrays["uv"])
+    _check_shapes(folder, texture, arrays, len(manifest["refs"]))
+    return Character(
+        character_id=manifest["id"],
+        name=manifest["name"],
+        consent=consent,
+        texture=texture,
+        ref_landmarks=arrays["ref_landmarks"],
+        neutral_shape=arrays["neutral_shape"],
+        refs=[ReferencePhoto(**{**r, "pose": tuple(r["pose"])}) for r in manifest["refs"]],
+        path=folder,
+        created=manifest.get("created", ""),
+        file_hashes=manifest["files"],
+    )
+
+
+def _check_files(folder: Path, files: dict[str, str]) -> None:
+    required = {"consent.toml", "texture.png", "texture_weight.png", "geometry.safetensors"}
+    if missing := required - set(files):
+        raise CharacterError(f"character.json does not list {sorted(missing)}", folder)
+    for relative, expected in files.items():
+        path = folder / relative
+        if ".." in Path(relative).parts or not path.is_file():
+            raise CharacterError(f"{relative} is missing (incomplete asset)", folder)
+        if _sha256(path) != expected:
+            raise CharacterError(f"{relative} does not match its recorded hash (tampered)", folder)
+
+
+def _check_shapes(folder: Path, texture: FaceTexture, arrays: dict, ref_count: int) -> None:
+    size = texture.image.shape[0]
+    expected = {
+        "uv": (478, 2),
+        "ref_landmarks": (ref_count, 478, 3),
+        "neutral_shape": (478, 3),
+    }
+    for key, shape in expected.items():
+        if key not in arrays or arrays[key].shape != shape:
+            got = arrays[key].shape if key in arrays else "nothing"
+            raise CharacterError(f"geometry {key} has shape {got}, expected {shape}", folder)
+    if texture.image.shape != (size, size, 3) or texture.weight.shape != (size, size):
+        raise CharacterError("texture images have mismatched sizes", folder)

@@ -1,0 +1,172 @@
+"""Put one engine face layer into a plate frame: matte, relight, blend, paste back.
+
+Order per face: the matte is the engine's coverage inside the actor's face outline, eroded and
+feathered, minus the actor's eyes and mouth opening and minus occluders (hands); the render is
+relit with the plate's low frequencies; the two are blended with a Laplacian pyramid (or a plain
+feather) inside the box; pixels beyond the blend's reach stay the plate's exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from facecast.analysis.face import Face
+from facecast.composite.blend import blend_reach, laplacian_blend
+from facecast.composite.light import transfer_lighting
+from facecast.engines.base import FaceLayer
+from facecast.mesh.regions import contour
+
+_MAX_VALUE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+@dataclass(frozen=True)
+class CompositeSettings:
+    """How a face layer is put into the plate. Lengths are fractions of the face width.
+
+    Attributes
+    ----------
+    light_scale
+        Low-pass scale of the light transfer: larger keeps more of the character's own shading.
+    keep_character_tone
+        0 takes the plate's skin tone with its light, 1 keeps the character's mean skin colour.
+    erode
+        How far the matte edge is pulled inside the face outline.
+    feather
+        Softness of the matte edge.
+    blend
+        ``"laplacian"`` (pyramid, default) or ``"feather"`` (plain alpha over).
+    pyramid_levels
+        Depth of the Laplacian pyramid.
+    """
+
+    light_scale: float = 0.06
+    keep_character_tone: float = 0.0
+    erode: float = 0.03
+    feather: float = 0.035
+    blend: Literal["laplacian", "feather"] = "laplacian"
+    pyramid_levels: int = 3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class CompositedFace:
+    """The result for one face: the new pixels of its box and the matte that placed them.
+
+    Attributes
+    ----------
+    box
+        ``(x0, y0, x1, y1)`` region of the frame.
+    rgb
+        ``float32 (h, w, 3)`` in [0, 1]: the final pixels of the box.
+    matte
+        ``float32 (h, w)`` in [0, 1]: how much of the character each pixel holds.
+    """
+
+    box: tuple[int, int, int, int]
+    rgb: np.ndarray
+    matte: np.ndarray
+
+
+def to_unit_float(pixels: np.ndarray) -> np.ndarray:
+    """``uint8``/``uint16``/``float32`` RGB to ``float32`` in [0, 1] (float input is clipped)."""
+    if pixels.dtype in _MAX_VALUE:
+        return pixels.astype(np.float32) / _MAX_VALUE[pixels.dtype]
+    return np.clip(pixels.astype(np.float32), 0.0, 1.0)
+
+
+def from_unit_float(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Inverse of `to_unit_float` for the plate's dtype (rounded, clipped)."""
+    dtype = np.dtype(dtype)
+    if dtype in _MAX_VALUE:
+        top = _MAX_VALUE[dtype]
+        return np.round(np.clip(pixels, 0.0, 1.0) * top).astype(dtype)
+    return pixels.astype(dtype)
+
+
+def face_outline_mask(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """``float32 (h, w)``: 1 inside the face oval of ``landmarks (478, 3)`` within `box`."""
+    x0, y0, x1, y1 = box
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    polygon = np.round((landmarks[contour("face_oval"), :2] - (x0, y0)) * 16).astype(np.int32)
+    cv2.fillPoly(mask, [polygon], 1, cv2.LINE_AA, 4)
+    return mask.astype(np.float32)
+
+
+def _face_width(landmarks: np.ndarray) -> float:
+    oval = landmarks[contour("face_oval"), :2]
+    return float(np.max(oval.max(axis=0) - oval.min(axis=0)))
+
+
+def build_matte(
+    layer: FaceLayer,
+    face: Face,
+    settings: CompositeSettings,
+    occluder: np.ndarray | None = None,
+) -> np.ndarray:
+    """The face matte inside ``layer.box``: ``float32 (h, w)`` in [0, 1].
+
+    `occluder` is a full-frame ``float32 (H, W)`` mask of things in front of the face (hands).
+    """
+    width = _face_width(face.landmarks)
+    inside = face_outline_mask(face.landmarks, layer.box) * (layer.alpha > 0.5)
+    erode = max(1, int(round(settings.erode * width)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1))
+    inside = cv2.erode(inside.astype(np.float32), kernel)
+    matte = cv2.GaussianBlur(inside, (0, 0), max(0.5, settings.feather * width))
+    matte *= np.clip(layer.alpha, 0.0, 1.0)
+    if layer.keep_plate is not None:
+        matte *= 1.0 - layer.keep_plate
+    if occluder is not None:
+        x0, y0, x1, y1 = layer.box
+        matte *= 1.0 - occluder[y0:y1, x0:x1]
+    return np.clip(matte, 0.0, 1.0).astype(np.float32)
+
+
+def composite_face(
+    plate_box: np.ndarray,
+    layer: FaceLayer,
+    face: Face,
+    settings: CompositeSettings,
+    occluder: np.ndarray | None = None,
+) -> CompositedFace:
+    """Relight and blend one face layer over the plate pixels of its box.
+
+    Parameters
+    ----------
+    plate_box
+        ``float32 (h, w, 3)`` in [0, 1]: the plate cut to ``layer.box``.
+    layer
+        The engine's render of the face.
+    face
+        The tracked face (landmarks in frame pixels).
+    settings
+        Composite settings.
+    occluder
+        Optional full-frame ``float32 (H, W)`` occluder mask in [0, 1].
+    """
+    matte = build_matte(layer, face, settings, occluder)
+    width = _face_width(face.landmarks)
+    skin = face_outline_mask(face.landmarks, layer.box) * (layer.alpha > 0.5)
+    if layer.keep_plate is not None:
+        skin *= layer.keep_plate < 0.05
+    relit = transfer_lighting(
+        layer.rgb,
+        plate_box,
+        skin,
+        sigma=max(1.0, settings.light_scale * width),
+        keep_character_tone=settings.keep_character_tone,
+    )
+    if settings.blend == "feather":
+        rgb = matte[..., None] * relit + (1.0 - matte[..., None]) * plate_box
+        return CompositedFace(layer.box, rgb.astype(np.float32), matte)
+    blended = laplacian_blend(relit, plate_box, matte, settings.pyramid_levels)
+    reach = blend_reach(settings.pyramid_levels)
+    support = cv2.dilate((matte > 1e-3).astype(np.uint8), np.ones((2 * reach + 1,) * 2, np.uint8))
+    rgb = np.where(support[..., None].astype(bool), np.clip(blended, 0.0, 1.0), plate_box)
+    return CompositedFace(layer.box, rgb.astype(np.float32), matte)

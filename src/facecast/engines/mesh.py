@@ -1,0 +1,103 @@
+"""The mesh engine (default, CPU, no training): the character's texture on the actor's mesh.
+
+Every frame the actor's tracked face mesh is rasterised and each pixel looks up the character's
+texture through its triangle, so head pose, expression and timing are the actor's and the skin,
+brows, lips and eyelids are the character's. The actor's eyeballs (gaze, blinks) and mouth
+opening (teeth, tongue) are handed back as ``keep_plate`` so the compositor shows the plate
+there. """
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from facecast.analysis.face import Face
+from facecast.character.asset import Character
+from facecast.engines.base import FaceLayer
+from facecast.mesh.regions import contour
+from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
+from facecast.mesh.warp import rasterize, sample
+
+#: Fraction of the face size added around the mesh's bounding box for the render box.
+BOX_MARGIN = 0.12
+
+
+class MeshEngine:
+    """Render a character's face texture onto tracked face meshes."""
+
+    name = "mesh"
+
+    def __init__(self) -> None:
+        self._character: Character | None = None
+        self._triangles = mesh_triangles()
+
+    def prepare(self, character: Character) -> None:
+        """Keep the character's texture for rendering."""
+        self._character = character
+
+    def settings(self) -> dict:
+        return {"engine": self.name}
+
+    def render(self, frame: np.ndarray, face: Face) -> FaceLayer | None:
+        """Render the character on one face.
+
+        Parameters
+        ----------
+        frame
+            ``uint8 RGB (H, W, 3)`` plate frame (only its size is used).
+        face
+            The tracked face, landmarks ``(478, 3)`` in frame pixels.
+
+        Returns
+        -------
+        FaceLayer or None
+            ``None`` when the face lies outside the frame or is degenerate.
+        """
+        if self._character is None:
+            raise RuntimeError("MeshEngine.render called before prepare()")
+        texture = self._character.texture
+        points = face.landmarks
+        box = _render_box(points, frame.shape[:2])
+        if box is None:
+            return None
+        surface = slice(0, NUM_SURFACE_POINTS)
+        raster = rasterize(
+            points[surface, :2],
+            texture.uv[surface],
+            self._triangles,
+            box,
+            depth=points[surface, 2],
+        )
+        if not raster.covered.any():
+            return None
+        rgb = sample(texture.image, raster)
+        weight = sample(texture.weight, raster)
+        alpha = raster.covered.astype(np.float32) * np.clip(weight * 20.0, 0.0, 1.0)
+        keep = _eyes_and_mouth(face.landmarks, box)
+        return FaceLayer(rgb=rgb, alpha=alpha, box=box, keep_plate=keep)
+
+
+def _render_box(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """Integer box around the mesh plus a margin, clipped to a frame of ``shape (H, W)``."""
+    low, high = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
+    margin = BOX_MARGIN * float(np.max(high - low))
+    x0, y0 = np.floor(low - margin).astype(int)
+    x1, y1 = np.ceil(high + margin).astype(int)
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, shape[1]), min(y1, shape[0])
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+def _eyes_and_mouth(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """``float32 (h, w)`` in [0, 1]: the actor's eye openings and mouth opening inside `box`,
+    softened by about a pixel so the lids and lips meet them without a hard edge."""
+    x0, y0, x1, y1 = box
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for name in ("left_eye", "right_eye", "lips_inner"):
+        polygon = np.round((landmarks[contour(name), :2] - (x0, y0)) * 16).astype(np.int32)
+        cv2.fillPoly(mask, [polygon], 1, cv2.LINE_AA, 4)
+    eye_width = float(np.linalg.norm(landmarks[33, :2] - landmarks[133, :2]))
+    sigma = max(0.6, 0.03 * eye_width)
+    return cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
