@@ -23,6 +23,9 @@ app = typer.Typer(
 def _register_commands() -> None:
     """Attach each stage's commands (each package keeps its own `commands.py`)."""
     # Registration lines: one per package, added as the packages land.
+    from facecast.analysis.commands import register as register_analysis
+
+    register_analysis(app)
 
 
 def main() -> None:

@@ -1,0 +1,5 @@
+"""``python -m facecast``: the same as the ``facecast`` command."""
+
+from facecast.cli import main
+
+main()

@@ -1,0 +1,104 @@
+"""``facecast analyze``: faces, landmarks and tracks of a shot, with a debug video."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import numpy as np
+import typer
+
+from facecast.errors import MediaError
+
+if TYPE_CHECKING:  # mediapipe loads in a second: import it only when the command runs
+    from facecast.analysis.detector import FaceAnalyzer
+    from facecast.analysis.shot import ShotTracks
+    from facecast.media import Plate
+
+TRACKS_NAME = "tracks.json"
+DEBUG_NAME = "debug.mp4"
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``analyze`` command to the facecast app."""
+    app.command("analyze")(analyze_command)
+
+
+def analyze_command(
+    plate: Annotated[Path, typer.Argument(help="Video file or image-sequence folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the results.")],
+    debug_video: Annotated[
+        bool, typer.Option("--debug-video/--no-debug-video", help="Also write debug.mp4.")
+    ] = True,
+    max_faces: Annotated[int, typer.Option(help="Most faces per frame.")] = 8,
+    min_face_size: Annotated[int, typer.Option(help="Smaller faces are skipped (px).")] = 24,
+    fps: Annotated[
+        str | None, typer.Option(help="Frame rate of an image sequence, e.g. 24 or 24000/1001.")
+    ] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Find, landmark and track every face of PLATE; write OUTPUT/tracks.json and debug.mp4."""
+    from facecast.analysis.detector import FaceAnalyzer
+    from facecast.media import open_plate
+
+    shot = open_plate(plate, fps=_parse_fps(fps, plate))
+    if output.exists() and not output.is_dir():
+        raise MediaError("exists and is not a folder", output)
+    output.mkdir(parents=True, exist_ok=True)
+    with FaceAnalyzer(max_faces=max_faces, min_face_size=min_face_size) as analyzer:
+        tracks = _run(shot, analyzer, output / DEBUG_NAME if debug_video else None, progress)
+    tracks.save(output / TRACKS_NAME)
+    main = tracks.main_track()
+    summary = f"{len(tracks.frames)} frames, {len(tracks.track_ids())} track(s)"
+    if main is not None:
+        summary += f", main track #{main} in {tracks.coverage(main):.0%} of frames"
+    typer.echo(f"{summary}; cuts at {tracks.cuts or 'none'}; {len(tracks.skipped)} skipped face(s)")
+    typer.echo(
+        f"wrote {output / TRACKS_NAME}" + (f" and {output / DEBUG_NAME}" if debug_video else "")
+    )
+
+
+def _parse_fps(text: str | None, plate: Path) -> Fraction | None:
+    if text is None:
+        return None
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise MediaError(f"--fps {text!r} is not a frame rate", plate) from None
+    if value <= 0:
+        raise MediaError(f"--fps {text!r} must be positive", plate)
+    return value
+
+
+def _run(
+    shot: Plate, analyzer: FaceAnalyzer, debug_path: Path | None, progress: bool
+) -> ShotTracks:
+    """Analyse the shot, writing the debug video in the same pass (one frame in memory)."""
+    from facecast.analysis.draw import draw_faces
+    from facecast.analysis.shot import ShotTracks, iter_analysis, progress_bar
+    from facecast.media import VideoWriter
+
+    info = shot.info
+    tracks = ShotTracks(info=info.to_dict())
+    writer = None
+    # H.264 needs even sides: the debug video drops a last odd row/column.
+    width, height = info.width - info.width % 2, info.height - info.height % 2
+    if debug_path is not None:
+        audio = info.path if info.kind == "video" and info.audio_streams else None
+        writer = VideoWriter(debug_path, width, height, info.fps, audio_from=audio, crf=23)
+    try:
+        with progress_bar(shot, enabled=progress) as bar:
+            for result in iter_analysis(shot, analyzer):
+                tracks.add(result)
+                if writer is not None:
+                    drawn = draw_faces(result.frame, result.faces, result.skipped)
+                    writer.write(np.ascontiguousarray(drawn[:height, :width]))
+                bar.advance()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if writer is not None:
+        writer.close()
+    return tracks
