@@ -26,6 +26,12 @@ def _register_commands() -> None:
     from facecast.analysis.commands import register as register_analysis
 
     register_analysis(app)
+    from facecast.character.commands import register as register_character
+
+    register_character(app)
+    from facecast.swap_commands import register as register_swap
+
+    register_swap(app)
 
 
 def main() -> None:

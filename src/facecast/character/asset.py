@@ -167,6 +167,13 @@ def _load_reference(path: Path, analyzer) -> tuple[np.ndarray, np.ndarray, np.nd
     return image, face.landmarks.astype(np.float32), face.pose.astype(np.float32)
 
 
+def _neutrality_cost(landmarks: np.ndarray, pose: np.ndarray) -> float:
+    """How far a reference is from frontal and neutral: degrees of yaw and pitch, plus 100 x the
+    mouth opening over the inter-ocular distance. The cheapest one anchors the texture."""
+    mouth = float(np.linalg.norm(landmarks[13, :2] - landmarks[14, :2])) / interocular(landmarks)
+    return float(np.abs(pose[:2]).sum()) + 100.0 * mouth
+
+
 def create_character(
     folder: str | Path,
     ref_paths: list[str | Path],
@@ -220,7 +227,7 @@ def create_character(
     finally:
         if owned:
             analyzer.close()
-    order = sorted(range(len(loaded)), key=lambda i: float(np.abs(loaded[i][2][:2]).sum()))
+    order = sorted(range(len(loaded)), key=lambda i: _neutrality_cost(*loaded[i][1:]))
     images = [loaded[i][0] for i in order]
     landmarks = [loaded[i][1] for i in order]
     texture = build_texture(images, landmarks, texture_size)

@@ -24,9 +24,7 @@ def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return mask.astype(bool)
 
 
-def visible_skin(
-    image: np.ndarray, landmarks: np.ndarray, tolerance: float = 4.0
-) -> np.ndarray:
+def visible_skin(image: np.ndarray, landmarks: np.ndarray, tolerance: float = 4.0) -> np.ndarray:
     """Probability that each pixel of a photo is visible facial skin.
 
     Parameters
@@ -84,12 +82,16 @@ def _features_and_lower_face(landmarks: np.ndarray, shape: tuple[int, int]) -> n
         cv2.fillConvexPoly(keep, hull, 1)
     for eye in ("left_eye", "right_eye"):
         cv2.fillPoly(keep, [np.round(landmarks[contour(eye), :2]).astype(np.int32)], 1)
-    keep = cv2.dilate(keep, cv2.getStructuringElement(
-        cv2.MORPH_ELLIPSE, (int(0.25 * eye_width) | 1, int(0.25 * eye_width) | 1)))
-    # below the nose: points whose projection on the head's down axis passes the nose base
+    keep = cv2.dilate(
+        keep,
+        cv2.getStructuringElement(
+            cv2.MORPH_ELLIPSE, (int(0.25 * eye_width) | 1, int(0.25 * eye_width) | 1)
+        ),
+    )
+    # below mid-nose (landmark 195), nostrils included: hair and glasses do not fall there
     down = landmarks[152, :2] - landmarks[10, :2]
     down = down / (np.linalg.norm(down) + 1e-9)
     ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
-    along = (xs - landmarks[2, 0]) * down[0] + (ys - landmarks[2, 1]) * down[1]
+    along = (xs - landmarks[195, 0]) * down[0] + (ys - landmarks[195, 1]) * down[1]
     lower = along > 0
     return np.maximum(keep.astype(bool), lower).astype(np.float32)

@@ -137,9 +137,10 @@ def build_texture(
     stacked = np.stack(weights)  # (R, S, S)
     selection = stacked**SELECTION_SHARPNESS
     total = selection.sum(axis=0)
-    merged = np.einsum("rhw,rhwc->hwc", selection, np.stack(colours)) / np.maximum(
-        total, 1e-12
-    )[..., None]
+    merged = (
+        np.einsum("rhw,rhwc->hwc", selection, np.stack(colours))
+        / np.maximum(total, 1e-12)[..., None]
+    )
     coverage = stacked.max(axis=0)
     return FaceTexture(_fill_holes(merged, coverage, uv), coverage.astype(np.float32), uv)
 

@@ -115,7 +115,7 @@ def build_matte(
     """
     width = _face_width(face.landmarks)
     inside = face_outline_mask(face.landmarks, layer.box) * (layer.alpha > 0.5)
-    erode = max(1, int(round(settings.erode * width)))
+    erode = max(1, round(settings.erode * width))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1))
     inside = cv2.erode(inside.astype(np.float32), kernel)
     matte = cv2.GaussianBlur(inside, (0, 0), max(0.5, settings.feather * width))

@@ -19,18 +19,28 @@ def masked_lowpass(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndar
     """Gaussian low-pass of ``image (h, w, C)`` using only pixels where ``mask (h, w)`` is set.
 
     Normalised convolution: pixels outside the mask neither contribute nor leave dark borders.
-    The blur runs on a copy shrunk by up to sigma/3 (the result is smooth at that scale anyway),
-    which makes it an order of magnitude cheaper for face-sized sigmas.
     Returns ``float32 (h, w, C)``; where no masked pixel is near, the result is 0.
+    """
+    small, _factor = _lowpass_small(image, mask, sigma)
+    height, width = mask.shape
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _lowpass_small(image: np.ndarray, mask: np.ndarray, sigma: float) -> tuple[np.ndarray, int]:
+    """`masked_lowpass` evaluated on a grid shrunk by up to sigma/3 (the result is smooth at
+    that scale, so nothing is lost), an order of magnitude cheaper for face-sized sigmas.
+
+    Returns the shrunk ``float32 (h', w', C)`` result and the shrink factor.
     """
     height, width = mask.shape
     factor = max(1, int(sigma / 3))
-    small = (max(1, width // factor), max(1, height // factor))
-    weighted = np.concatenate([image * mask[..., None], mask[..., None]], axis=2)
-    shrunk = cv2.resize(weighted, small, interpolation=cv2.INTER_AREA)
-    blurred = cv2.GaussianBlur(shrunk, (0, 0), sigma * small[0] / width)
-    blurred = cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
-    return blurred[..., :-1] / np.maximum(blurred[..., -1:], 1e-4)
+    size = (max(1, width // factor), max(1, height // factor))
+    weighted = cv2.resize(image * mask[..., None], size, interpolation=cv2.INTER_AREA)
+    weight = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
+    small_sigma = sigma * size[0] / width
+    weighted = cv2.GaussianBlur(weighted, (0, 0), small_sigma)
+    weight = cv2.GaussianBlur(weight, (0, 0), small_sigma)
+    return weighted / np.maximum(weight, 1e-4)[..., None], factor
 
 
 def transfer_lighting(
@@ -61,17 +71,17 @@ def transfer_lighting(
     numpy.ndarray
         ``float32 (h, w, 3)`` in [0, 1].
     """
-    render_linear = np.square(np.clip(render, 0.0, 1.0))
-    plate_linear = np.square(np.clip(plate, 0.0, 1.0))
-    plate_low = masked_lowpass(plate_linear, region, sigma)
-    render_low = masked_lowpass(render_linear, region, sigma)
+    render_linear = np.square(render)
+    plate_low, _ = _lowpass_small(np.square(plate), region, sigma)
+    render_low, _ = _lowpass_small(render_linear, region, sigma)
     gain = plate_low / np.maximum(render_low, 1e-4)
     if keep_character_tone > 0.0:
         inside = region > 0.5
         if inside.any():
             tone = render_linear[inside].mean(axis=0) / np.maximum(
-                plate_linear[inside].mean(axis=0), 1e-4
+                np.square(plate[inside]).mean(axis=0), 1e-4
             )
             gain = gain * tone**keep_character_tone
-    relit = render_linear * np.clip(gain, 0.0, 8.0)
-    return np.sqrt(np.clip(relit, 0.0, 1.0)).astype(np.float32)
+    height, width = region.shape
+    gain = cv2.resize(np.minimum(gain, 8.0), (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.sqrt(np.minimum(render_linear * gain, 1.0))

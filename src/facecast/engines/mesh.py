@@ -4,7 +4,7 @@ Every frame the actor's tracked face mesh is rasterised and each pixel looks up 
 texture through its triangle, so head pose, expression and timing are the actor's and the skin,
 brows, lips and eyelids are the character's. The actor's eyeballs (gaze, blinks) and mouth
 opening (teeth, tongue) are handed back as ``keep_plate`` so the compositor shows the plate
-there. """
+there."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from facecast.mesh.warp import rasterize, sample
 
 #: Fraction of the face size added around the mesh's bounding box for the render box.
 BOX_MARGIN = 0.12
+#: Boxes larger than this (pixels) are rasterised every other pixel (see `rasterize`'s step).
+RASTER_STEP_ABOVE = 256
 
 
 class MeshEngine:
@@ -67,6 +69,7 @@ class MeshEngine:
             self._triangles,
             box,
             depth=points[surface, 2],
+            step=2 if max(box[2] - box[0], box[3] - box[1]) > RASTER_STEP_ABOVE else 1,
         )
         if not raster.covered.any():
             return None

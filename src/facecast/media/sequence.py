@@ -1,4 +1,4 @@
-"""Image-sequence folders: PNG/JPEG/TIFF (8 and 16 bit) and OpenEXR, read and written frame by frame.
+"""Image-sequence folders: PNG/JPEG/TIFF (8 and 16 bit) and OpenEXR, frame by frame.
 
 Readers yield RGB ``(H, W, 3)`` frames as ``uint8`` (8-bit files), ``uint16`` (16-bit PNG/TIFF)
 or ``float32`` scene-linear (EXR). Writers accept the same dtypes.
@@ -43,9 +43,7 @@ def list_sequence(folder: Path) -> list[Path]:
         key=_natural_key,
     )
     if not files:
-        raise MediaError(
-            f"holds no image frames ({', '.join(sorted(IMAGE_SUFFIXES))})", folder
-        )
+        raise MediaError(f"holds no image frames ({', '.join(sorted(IMAGE_SUFFIXES))})", folder)
     suffixes = {_canonical_suffix(p) for p in files}
     if len(suffixes) > 1:
         raise MediaError(f"mixes image formats {sorted(suffixes)}", folder)
@@ -90,7 +88,7 @@ def _check_header_size(path: Path) -> None:
     try:
         with Image.open(path) as header:
             width, height = header.size
-    except Exception:  # noqa: BLE001 - unreadable header: let OpenCV report the decode failure
+    except Exception:
         return
     check_frame_size(width, height, path)
 
@@ -105,7 +103,7 @@ def _read_exr(path: Path) -> np.ndarray:
                 rgb = channels["RGB"].pixels
             else:
                 rgb = np.stack([channels[c].pixels for c in "RGB"], axis=-1)
-    except Exception as error:  # noqa: BLE001 - OpenEXR raises bare exceptions
+    except Exception as error:
         raise MediaError(f"cannot be read as OpenEXR ({error})", path) from None
     check_frame_size(rgb.shape[1], rgb.shape[0], path)
     return np.ascontiguousarray(rgb[..., :3], dtype=np.float32)

@@ -62,6 +62,7 @@ def rasterize(
     box: tuple[int, int, int, int],
     depth: np.ndarray | None = None,
     cull_back_faces: bool = True,
+    step: int = 1,
 ) -> MeshRaster:
     """Rasterise a mesh into a destination box and map every covered pixel to the source.
 
@@ -80,6 +81,11 @@ def rasterize(
         nearer triangles win where triangles overlap.
     cull_back_faces
         Skip triangles whose winding in the destination is opposite to the source's.
+    step
+        Rasterise every `step`-th pixel and interpolate the maps in between. The warp is
+        continuous across triangle edges, so ``step=2`` changes the maps by a small fraction of
+        a pixel inside the mesh and moves the coverage edge by at most a pixel, for about a
+        third of the cost.
 
     Returns
     -------
@@ -87,8 +93,10 @@ def rasterize(
         Maps of shape ``(y1 - y0, x1 - x0)``.
     """
     x0, y0, x1, y1 = box
-    height, width = y1 - y0, x1 - x0
-    local = dst_points[:, :2].astype(np.float64) - (x0, y0)
+    full_size = (x1 - x0, y1 - y0)
+    height, width = -(-(y1 - y0) // step), -(-(x1 - x0) // step)
+    # grid pixel i of the coarse raster sits where cv2.resize puts it: at i * step + (step-1)/2
+    local = (dst_points[:, :2].astype(np.float64) - (x0, y0) - (step - 1) / 2) / step
     keep = np.abs(_signed_areas(local, triangles)) > 1e-6
     if cull_back_faces:
         same_winding = np.sign(_signed_areas(local, triangles)) == np.sign(
@@ -111,7 +119,14 @@ def rasterize(
     m = maps[safe_index]  # (h, w, 2, 3)
     map_x = m[..., 0, 0] * xs + m[..., 0, 1] * ys + m[..., 0, 2]
     map_y = m[..., 1, 0] * xs + m[..., 1, 1] * ys + m[..., 1, 2]
-    return MeshRaster(index_map, map_x.astype(np.float32), map_y.astype(np.float32))
+    if step == 1:
+        return MeshRaster(index_map, map_x.astype(np.float32), map_y.astype(np.float32))
+    upscale = lambda a, how: cv2.resize(a, full_size, interpolation=how)  # noqa: E731
+    return MeshRaster(
+        upscale(index_map.astype(np.float32), cv2.INTER_NEAREST).astype(np.int32),
+        upscale(map_x.astype(np.float32), cv2.INTER_LINEAR),
+        upscale(map_y.astype(np.float32), cv2.INTER_LINEAR),
+    )
 
 
 def sample(source: np.ndarray, raster: MeshRaster, border_value: float = 0.0) -> np.ndarray:

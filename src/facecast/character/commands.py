@@ -1,0 +1,64 @@
+"""``facecast character create|show``: build a character asset from photos and consent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+character_app = typer.Typer(help="Build and inspect character assets.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``character`` command group to the facecast app."""
+    app.add_typer(character_app, name="character")
+
+
+@character_app.command("create")
+def create_command(
+    folder: Annotated[Path, typer.Argument(help="Character folder to create (its id).")],
+    ref: Annotated[
+        list[Path],
+        typer.Option("--ref", help="Reference photo (repeat, 1-20).", show_default=False),
+    ],
+    consent: Annotated[Path, typer.Option(help="Consent record (TOML).")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    texture_size: Annotated[int, typer.Option(help="Face texture side in texels.")] = 512,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing character.")] = False,
+) -> None:
+    """Build FOLDER from reference photos; refuses without a valid, unexpired consent record."""
+    from facecast.character.asset import create_character
+
+    character = create_character(
+        folder, ref, consent, name=name, texture_size=texture_size, overwrite=overwrite
+    )
+    typer.echo(
+        f"character {character.character_id!r}: {len(character.refs)} reference(s), "
+        f"texture {character.texture.size}px, consent for {character.consent.subject!r} "
+        f"({character.consent.basis}, {character.consent.production}, "
+        f"expires {character.consent.expires or 'never'})"
+    )
+    typer.echo(f"wrote {folder}")
+
+
+@character_app.command("show")
+def show_command(
+    folder: Annotated[Path, typer.Argument(help="Character folder.")],
+) -> None:
+    """Validate a character folder and print what it holds."""
+    from facecast.character.asset import load_character
+
+    character = load_character(folder)
+    consent = character.consent
+    typer.echo(
+        f"id: {character.character_id}  name: {character.name}  created: {character.created}"
+    )
+    typer.echo(
+        f"consent: subject={consent.subject!r} granted_by={consent.granted_by!r} "
+        f"basis={consent.basis!r} production={consent.production!r} "
+        f"expires={consent.expires or 'never'}{' (EXPIRED)' if consent.is_expired() else ''}"
+    )
+    for ref in character.refs:
+        yaw, pitch, _roll = ref.pose
+        typer.echo(f"ref: {ref.file} from {ref.source_name} (yaw {yaw:+.0f}, pitch {pitch:+.0f})")

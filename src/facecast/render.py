@@ -1,0 +1,479 @@
+"""One shot, end to end. The only module that knows the whole order of a render:
+
+1. load the character and check its consent;
+2. analyse the plate into face tracks (or reuse a tracks file) and pick the target tracks;
+3. stream the plate again: per frame, the engine renders each target face, the compositor
+   relights and blends it (hands in front of the face stay in front), the watermark is embedded,
+   the frame and its matte are written;
+4. write the render manifest, sign Content Credentials when a signing identity is given, append
+   to the consent ledger, and optionally write the quality report.
+
+Outputs appear under their final names only when complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import facecast
+from facecast.analysis import FaceAnalyzer, HandDetector, ShotTracks, analyze_plate, hand_mask
+from facecast.analysis.face import Face
+from facecast.analysis.shot import progress_bar
+from facecast.character.asset import Character, load_character
+from facecast.composite.compositor import (
+    CompositeSettings,
+    composite_face,
+    from_unit_float,
+    to_unit_float,
+)
+from facecast.engines import create_engine
+from facecast.errors import FaceNotFoundError, MediaError
+from facecast.media import Plate, SequenceWriter, VideoWriter, open_plate, open_writer, to_uint8
+from facecast.provenance.manifest import (
+    MANIFEST_FORMAT,
+    MANIFEST_VERSION,
+    compute_render_id,
+    manifest_path_for,
+    sha256_file,
+    software_versions,
+    write_manifest,
+)
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
+
+
+@dataclass
+class RenderSettings:
+    """Everything that shapes a render's pixels (recorded in the manifest).
+
+    Attributes
+    ----------
+    engine
+        ``"mesh"`` (default) or ``"neural"``.
+    model
+        Model folder for the neural engine.
+    track
+        Swap only this track id; ``None`` picks the main track (longest, largest).
+    all_faces
+        Swap every tracked face.
+    hands
+        Treat hands in front of the face as occluders.
+    watermark
+        Embed the invisible watermark (always on for the CLI; tests of the raw pipeline may
+        switch it off to measure the swap alone).
+    codec
+        Output codec (``h264``, ``prores4444``, ``ffv1``; image format for sequences).
+    crf
+        H.264 quality (lower is better).
+    composite
+        Compositing settings.
+    seed
+        Seed recorded for engines that use randomness.
+    """
+
+    engine: str = "mesh"
+    model: str | None = None
+    track: int | None = None
+    all_faces: bool = False
+    hands: bool = True
+    watermark: bool = True
+    codec: str | None = None
+    crf: int | None = None
+    composite: CompositeSettings = field(default_factory=CompositeSettings)
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["composite"] = self.composite.to_dict()
+        return data
+
+
+@dataclass
+class RenderResult:
+    """What a render produced, and how much of the shot it changed."""
+
+    output: Path
+    manifest: Path
+    render_id: str
+    frame_count: int
+    swapped_frames: int
+    target_tracks: list[int]
+    matte: Path | None = None
+    tracks_file: Path | None = None
+    credentials: str = "skipped"
+    report: dict | None = None
+    seconds: dict = field(default_factory=dict)
+
+
+def choose_tracks(tracks: ShotTracks, track: int | None, all_faces: bool, plate: Path) -> list[int]:
+    """Track ids to swap.
+
+    Raises
+    ------
+    FaceNotFoundError
+        If the shot has no face at all, or `track` is not one of its tracks.
+    """
+    ids = tracks.track_ids()
+    if not ids:
+        raise FaceNotFoundError(
+            "no face was found in any frame; nothing to swap (no output written)", plate
+        )
+    if all_faces:
+        return ids
+    if track is not None:
+        if track not in ids:
+            raise FaceNotFoundError(f"track {track} does not exist; tracks are {ids}", plate)
+        return [track]
+    return [tracks.main_track()]
+
+
+def _check_paths(plate: Path, output: Path, matte: Path | None) -> None:
+    """Refuse to overwrite an input or to write a matte over the output."""
+    resolved = plate.resolve()
+    for target in filter(None, (output, matte)):
+        if target.resolve() == resolved:
+            raise MediaError("output would overwrite the plate; choose another path", target)
+    if matte is not None and matte.resolve() == output.resolve():
+        raise MediaError("matte and output are the same path", matte)
+    if output.suffix.lower() not in VIDEO_SUFFIXES and output.suffix:
+        raise MediaError(
+            f"unsupported output extension {output.suffix!r} (use .mp4/.mov/.mkv or a folder)",
+            output,
+        )
+
+
+def _matte_writer(path: Path, plate: Plate) -> VideoWriter | SequenceWriter:
+    """A writer for the per-frame matte: lossless video, or a 16-bit PNG sequence folder."""
+    info = plate.info
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        codec = "ffv1" if path.suffix.lower() == ".mkv" else "h264"
+        crf = 0 if codec == "h264" else None
+        return VideoWriter(path, info.width, info.height, info.fps, codec=codec, crf=crf)
+    return SequenceWriter(path, extension="png", stem="matte")
+
+
+def _write_matte(writer: VideoWriter | SequenceWriter, matte: np.ndarray) -> None:
+    """Write a ``float32 (H, W)`` matte in [0, 1] as 8-bit video or 16-bit PNG."""
+    if isinstance(writer, VideoWriter):
+        grey = np.round(matte * 255.0).astype(np.uint8)
+        writer.write(np.repeat(grey[..., None], 3, axis=2))
+    else:
+        writer.write(np.round(matte * 65535.0).astype(np.uint16))
+
+
+class _Watermarker:
+    """Embeds the render id in frames of any dtype (the mark is computed on 8-bit values)."""
+
+    def __init__(self, render_id: str) -> None:
+        from facecast.provenance.watermark import WatermarkKey, embed_watermark
+
+        self._payload = bytes.fromhex(render_id)
+        self._key = WatermarkKey()
+        self._embed = embed_watermark
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        if frame.dtype == np.uint8:
+            return self._embed(frame, self._payload, self._key)
+        preview = to_uint8(frame)
+        delta = self._embed(preview, self._payload, self._key).astype(np.int16) - preview
+        if frame.dtype == np.uint16:
+            return np.clip(frame.astype(np.int32) + delta * 257, 0, 65535).astype(np.uint16)
+        return (frame + delta.astype(np.float32) / 255.0).astype(frame.dtype)
+
+
+def _swap_frame(
+    frame: np.ndarray,
+    faces: list[Face],
+    engine,
+    settings: CompositeSettings,
+    hands: HandDetector | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Swap the given faces in one frame.
+
+    Returns the new frame (plate dtype, ``(H, W, 3)``) and the matte ``float32 (H, W)``.
+    """
+    height, width = frame.shape[:2]
+    matte = np.zeros((height, width), np.float32)
+    if not faces:
+        return frame, matte
+    preview = to_uint8(frame)
+    occluder = None
+    if hands is not None:
+        points = hands.detect(preview)
+        occluder = hand_mask(points, (height, width)) if points else None
+    output = frame.copy()
+    for face in faces:
+        layer = engine.render(preview, face)
+        if layer is None:
+            continue
+        x0, y0, x1, y1 = layer.box
+        plate_box = to_unit_float(output[y0:y1, x0:x1])
+        result = composite_face(plate_box, layer, face, settings, occluder)
+        output[y0:y1, x0:x1] = from_unit_float(result.rgb, frame.dtype)
+        matte[y0:y1, x0:x1] = np.maximum(matte[y0:y1, x0:x1], result.matte)
+    return output, matte
+
+
+def render_shot(
+    plate_path: str | Path,
+    character_dir: str | Path,
+    output: str | Path,
+    *,
+    settings: RenderSettings | None = None,
+    matte: str | Path | None = None,
+    tracks_file: str | Path | None = None,
+    report_dir: str | Path | None = None,
+    gallery: str | Path | None = None,
+    signing=None,
+    project_dir: str | Path | None = None,
+    progress: bool = True,
+) -> RenderResult:
+    """Replace the actor's face in a shot with a character's.
+
+    Parameters
+    ----------
+    plate_path
+        Video file or image-sequence folder.
+    character_dir
+        A character folder made by `facecast.character.create_character`.
+    output
+        Output video (``.mp4``/``.mov``/``.mkv``) or image-sequence folder.
+    settings
+        Engine, track choice, compositing and encoding settings.
+    matte
+        Where to write the per-frame alpha: a video file or a folder for 16-bit PNGs.
+    tracks_file
+        Reuse a tracks JSON from `facecast analyze` instead of analysing again.
+    report_dir
+        Also write the quality report there.
+    gallery
+        Gallery folder of other people for the report's identity retrieval.
+    signing
+        A `facecast.provenance.credentials.SigningIdentity` to sign C2PA Content Credentials;
+        without one the signature is skipped (and the manifest says so).
+    project_dir
+        Folder whose consent ledger records this render (default: the output's folder).
+    progress
+        Show progress bars on stderr.
+
+    Raises
+    ------
+    FacecastError
+        For bad input: expired consent, unreadable plate, no face in the shot, bad paths.
+    """
+    import time
+
+    settings = settings or RenderSettings()
+    plate_path, output = Path(plate_path), Path(output)
+    matte_path = Path(matte) if matte else None
+    _check_paths(plate_path, output, matte_path)
+    timings: dict[str, float] = {}
+
+    character = load_character(character_dir)
+    character.consent.require_valid(Path(character_dir) / "consent.toml")
+    plate = open_plate(plate_path)
+
+    started = time.perf_counter()
+    tracks = _load_or_analyze(plate, tracks_file, progress)
+    timings["analyze"] = time.perf_counter() - started
+    targets = choose_tracks(tracks, settings.track, settings.all_faces, plate_path)
+
+    engine = create_engine(settings.engine, model=settings.model)
+    engine.prepare(character)
+
+    inputs = {
+        "plate": {"path": plate_path.name, "sha256": sha256_file(plate_path)},
+        "character": {"id": character.character_id, "sha256": character.digest()},
+        "tracks_sha256": _tracks_digest(tracks),
+    }
+    recorded = {**settings.to_dict(), "engine_settings": engine.settings(), "targets": targets}
+    versions = software_versions()
+    render_id = compute_render_id(inputs, recorded, versions)
+
+    started = time.perf_counter()
+    unsigned = output.with_name(f".{output.stem}.unsigned{output.suffix}")
+    swapped = _render_frames(
+        plate, tracks, targets, engine, settings, unsigned, matte_path, render_id, progress
+    )
+    timings["render"] = time.perf_counter() - started
+
+    credentials = _finish_output(unsigned, output, render_id, character, signing)
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "version": MANIFEST_VERSION,
+        "render_id": render_id,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "inputs": inputs,
+        "character": {"id": character.character_id, "name": character.name},
+        "consent": character.consent.to_dict(),
+        "consent_summary": character.consent.summary(),
+        "settings": recorded,
+        "versions": versions,
+        "plate": plate.info.to_dict(),
+        "outputs": {
+            "video": {"path": output.name, "sha256": sha256_file(output)},
+            **(
+                {"matte": {"path": matte_path.name, "sha256": sha256_file(matte_path)}}
+                if matte_path
+                else {}
+            ),
+        },
+        "frames": {"total": plate.info.frame_count, "swapped": swapped},
+        "credentials": credentials,
+        "watermark": {"payload": render_id, "embedded": settings.watermark},
+        "facecast": facecast.__version__,
+    }
+    manifest_path = write_manifest(manifest_path_for(output), manifest)
+    _append_ledger(project_dir or output.parent, manifest)
+    result = RenderResult(
+        output=output,
+        manifest=manifest_path,
+        render_id=render_id,
+        frame_count=plate.info.frame_count,
+        swapped_frames=swapped,
+        target_tracks=targets,
+        matte=matte_path,
+        credentials=credentials,
+        seconds=timings,
+    )
+    if report_dir is not None:
+        from facecast.quality import write_report
+
+        result.report = write_report(
+            output,
+            plate_path,
+            Path(character_dir),
+            Path(report_dir),
+            gallery=Path(gallery) if gallery else None,
+            matte=matte_path,
+            progress=progress,
+        )
+    return result
+
+
+def _load_or_analyze(plate: Plate, tracks_file: str | Path | None, progress: bool) -> ShotTracks:
+    if tracks_file is not None:
+        tracks = ShotTracks.load(tracks_file)
+        if len(tracks.frames) != plate.info.frame_count:
+            raise MediaError(
+                f"tracks cover {len(tracks.frames)} frames but the plate has "
+                f"{plate.info.frame_count}",
+                tracks_file,
+            )
+        return tracks
+    with FaceAnalyzer() as analyzer:
+        return analyze_plate(plate, analyzer, progress=progress)
+
+
+def _tracks_digest(tracks: ShotTracks) -> str:
+    import hashlib
+
+    text = json.dumps(tracks.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _render_frames(
+    plate: Plate,
+    tracks: ShotTracks,
+    targets: list[int],
+    engine,
+    settings: RenderSettings,
+    output: Path,
+    matte_path: Path | None,
+    render_id: str,
+    progress: bool,
+) -> int:
+    """Second pass over the plate: swap, watermark and write every frame. Returns the number of
+    frames in which at least one face was swapped."""
+    watermark = _Watermarker(render_id) if settings.watermark else None
+    target_set = set(targets)
+    swapped = 0
+    with ExitStack() as stack:
+        writer = stack.enter_context(
+            open_writer(output, plate.info, codec=settings.codec, crf=settings.crf)
+        )
+        matte_writer = stack.enter_context(_matte_writer(matte_path, plate)) if matte_path else None
+        hands = stack.enter_context(HandDetector(max_hands=2)) if settings.hands else None
+        bar = stack.enter_context(progress_bar(plate, label="swap", enabled=progress))
+        for index, frame in enumerate(plate.frames()):
+            faces = [f for f in _frame_faces(tracks, index) if f.track_id in target_set]
+            new_frame, matte = _swap_frame(frame, faces, engine, settings.composite, hands)
+            swapped += bool(matte.any())
+            if watermark is not None:
+                new_frame = watermark(new_frame)
+            writer.write(new_frame)
+            if matte_writer is not None:
+                _write_matte(matte_writer, matte)
+            bar.advance()
+    return swapped
+
+
+def _frame_faces(tracks: ShotTracks, index: int) -> list[Face]:
+    return tracks.frames[index] if index < len(tracks.frames) else []
+
+
+def _finish_output(
+    unsigned: Path, output: Path, render_id: str, character: Character, signing
+) -> str:
+    """Sign the finished file into place, or move it into place unsigned.
+
+    Returns ``"signed"`` or ``"skipped: <why>"``.
+    """
+    if signing is None:
+        _replace(unsigned, output)
+        return "skipped: no signing certificate given"
+    if unsigned.is_dir():
+        _replace(unsigned, output)
+        return "skipped: C2PA signing covers video files, not image-sequence folders"
+    from facecast.provenance.credentials import sign_media
+
+    try:
+        sign_media(
+            unsigned,
+            output,
+            render_id=render_id,
+            consent_summary=character.consent.summary(),
+            identity=signing,
+            title=output.name,
+        )
+    finally:
+        _remove(unsigned)
+    return "signed"
+
+
+def _replace(source: Path, target: Path) -> None:
+    if target.is_dir():
+        shutil.rmtree(target)
+    source.replace(target)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _append_ledger(project_dir: str | Path, manifest: dict) -> None:
+    """Record the render in the project's hash-chained consent ledger."""
+    try:
+        from facecast.provenance.ledger import Ledger
+    except ImportError:  # TODO(lead): remove once the ledger lands
+        return
+
+    Ledger(Path(project_dir)).append(
+        {
+            "render_id": manifest["render_id"],
+            "character": manifest["character"]["id"],
+            "consent": manifest["consent_summary"],
+            "inputs": manifest["inputs"],
+            "outputs": manifest["outputs"],
+        }
+    )

@@ -1,0 +1,96 @@
+"""``facecast swap``: the main job, from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``swap`` command to the facecast app."""
+    app.command("swap")(swap_command)
+
+
+def swap_command(
+    plate: Annotated[Path, typer.Argument(help="Video file or image-sequence folder.")],
+    character: Annotated[Path, typer.Option(help="Character folder (facecast character create).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output video or folder.")],
+    track: Annotated[int | None, typer.Option(help="Swap only this track id.")] = None,
+    all_faces: Annotated[bool, typer.Option("--all-faces", help="Swap every face.")] = False,
+    matte: Annotated[
+        Path | None, typer.Option(help="Write the alpha matte: video file or PNG folder.")
+    ] = None,
+    engine: Annotated[str, typer.Option(help="Swap engine: mesh or neural.")] = "mesh",
+    model: Annotated[Path | None, typer.Option(help="Model folder (neural engine).")] = None,
+    tracks: Annotated[
+        Path | None, typer.Option(help="Reuse tracks.json from facecast analyze.")
+    ] = None,
+    codec: Annotated[
+        str | None, typer.Option(help="h264 (default), prores4444, ffv1; png/tiff/exr for folders.")
+    ] = None,
+    crf: Annotated[int | None, typer.Option(help="H.264 quality, lower is better.")] = None,
+    hands: Annotated[bool, typer.Option("--hands/--no-hands", help="Hands occlude.")] = True,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="Also write the quality report to this folder.", show_default=False
+        ),
+    ] = None,
+    gallery: Annotated[Path | None, typer.Option(help="Gallery of other people.")] = None,
+    sign_cert: Annotated[
+        Path | None, typer.Option(help="C2PA signing certificate chain (PEM).")
+    ] = None,
+    sign_key: Annotated[Path | None, typer.Option(help="C2PA signing private key (PEM).")] = None,
+    project: Annotated[
+        Path | None, typer.Option(help="Project folder holding the consent ledger.")
+    ] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Replace the actor's face in PLATE with CHARACTER; write OUTPUT, its manifest and matte."""
+    from facecast.render import RenderSettings, render_shot
+
+    if track is not None and all_faces:
+        raise typer.BadParameter("give --track or --all-faces, not both")
+    signing = None
+    if sign_cert or sign_key:
+        if not (sign_cert and sign_key):
+            raise typer.BadParameter("--sign-cert and --sign-key go together")
+        from facecast.provenance.credentials import SigningIdentity
+
+        signing = SigningIdentity.from_files(sign_cert, sign_key)
+    settings = RenderSettings(
+        engine=engine,
+        model=str(model) if model else None,
+        track=track,
+        all_faces=all_faces,
+        hands=hands,
+        codec=codec,
+        crf=crf,
+    )
+    result = render_shot(
+        plate,
+        character,
+        output,
+        settings=settings,
+        matte=matte,
+        tracks_file=tracks,
+        report_dir=report,
+        gallery=gallery,
+        signing=signing,
+        project_dir=project,
+        progress=progress,
+    )
+    total = sum(result.seconds.values())
+    typer.echo(
+        f"swapped track(s) {result.target_tracks} in {result.swapped_frames}/{result.frame_count} "
+        f"frames in {total:.1f} s ({result.frame_count / max(total, 1e-9):.1f} fps); "
+        f"render id {result.render_id}; C2PA {result.credentials}"
+    )
+    typer.echo(f"output:   {result.output}")
+    if result.matte:
+        typer.echo(f"matte:    {result.matte}")
+    typer.echo(f"manifest: {result.manifest}")
+    if result.report is not None:
+        typer.echo(f"report:   {report / 'report.html'}")
