@@ -5,7 +5,7 @@ render manifest carries a copy. The record is read from a small TOML file::
 
     subject = "Jane Doe"            # whose likeness
     granted_by = "Jane Doe"         # who grants it (the person, an estate, an agency)
-    basis = "self"                  # self | estate | licensed | legal (+ basis_detail), or free text
+    basis = "self"                  # self | estate | licensed | legal (+ basis_detail) | text
     production = "The Long Night"   # which production may use it
     expires = 2027-12-31            # optional ISO date; absent: no end date
     scope = "feature film, trailers"  # optional
