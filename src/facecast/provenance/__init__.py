@@ -1,0 +1,1 @@
+"""Provenance: invisible watermark, C2PA Content Credentials, verification, consent ledger."""

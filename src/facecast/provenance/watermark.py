@@ -1,0 +1,546 @@
+"""Invisible watermark: a 64-bit payload in the luma of every frame, found again after attacks.
+
+Design
+------
+The payload (64 bits + CRC-32, rate-1/3 convolutional code, see `facecast.provenance.coding`)
+is spread over a square *tile* of ``GRID x GRID`` cells. Each cell carries one chip: a
+key-derived pilot sign (for synchronisation) plus the sign of one coded bit times a key-derived
+spreading sign. The tile is smoothed (band-limited) and repeated over the whole frame, and added
+to the luma (the same offset on R, G and B) at an RMS of ``strength`` 8-bit levels.
+
+Because the pattern is periodic, the detector needs no knowledge of the original frame size:
+
+1. a band-pass residual of the luma keeps the pattern's band and drops most picture content;
+2. the tile period (and so any rescaling) is read from the autocorrelation of that residual,
+   separately along x and y;
+3. the residual is folded modulo the period into one canonical tile, which averages every
+   repetition of the pattern in the frame;
+4. a circular cross-correlation with the pilot gives the tile's offset (so any crop is undone);
+5. the chips are read, de-spread and Viterbi-decoded; the CRC decides.
+
+A video is judged by folding many frames into the same tile before decoding.
+
+The default key's seed is public: this is a labelling watermark (anyone can read it), not DRM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy import fft as sfft
+
+from facecast.media import IMAGE_SUFFIXES, open_plate, read_image, to_uint8
+from facecast.provenance import coding
+
+#: Cells per tile side; the tile holds ``GRID**2`` chips.
+GRID = 32
+#: Public seed of the default facecast key.
+DEFAULT_SEED = 0x0FACECA5
+#: Default embedding strength: RMS luma change in 8-bit levels (PSNR about 44 dB).
+DEFAULT_STRENGTH = 1.6
+#: Canonical cell size (pixels) of the folded tile inside the detector.
+_CANON_CELL = 2
+_CANON = GRID * _CANON_CELL
+#: Mean `coding.Decoded.agreement` of pure noise; confidence is measured from here to 1.
+_NOISE_AGREEMENT = 0.56
+#: Period candidates tried per frame (autocorrelation peaks, strongest first).
+_CANDIDATES = 3
+
+
+@dataclass(frozen=True)
+class WatermarkKey:
+    """The secret (or, by default, public) seed that lays out the watermark pattern.
+
+    Parameters
+    ----------
+    seed
+        Any non-negative integer; `DEFAULT_SEED` is facecast's public labelling key.
+    """
+
+    seed: int = DEFAULT_SEED
+
+    def layout(self) -> _Layout:
+        """The key's pilot, spreading signs and cell-to-bit assignment."""
+        rng = np.random.default_rng([self.seed, 0x5EED])
+        cells = GRID * GRID
+        pilot = rng.choice(np.array([-1.0, 1.0], np.float32), size=cells)
+        spread = rng.choice(np.array([-1.0, 1.0], np.float32), size=cells)
+        bit_of_cell = rng.permutation(np.arange(cells) % coding.CODED_BITS)
+        return _Layout(pilot.reshape(GRID, GRID), spread.reshape(GRID, GRID), bit_of_cell)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    pilot: np.ndarray  # (GRID, GRID) float32 in {-1, 1}
+    spread: np.ndarray  # (GRID, GRID) float32 in {-1, 1}
+    bit_of_cell: np.ndarray  # (GRID*GRID,) int, coded-bit index of each cell
+
+
+@dataclass(frozen=True)
+class WatermarkResult:
+    """What the detector found.
+
+    Attributes
+    ----------
+    found
+        True when a payload decoded with a matching CRC-32.
+    payload
+        The 8 payload bytes (the render id) when found, else ``None``.
+    confidence
+        Strength of the evidence in [0, 1]: 0 is what noise gives, 1 a clean watermark.
+    sync
+        Pilot correlation peak in standard deviations of the correlation surface.
+    period
+        Tile period found in the examined frames, ``(px, py)`` in pixels (``None`` if none).
+    frames
+        Number of frames examined.
+    frames_found
+        Number of frames that decoded on their own (video detection only; else 0 or 1).
+    """
+
+    found: bool
+    payload: bytes | None
+    confidence: float
+    sync: float = 0.0
+    period: tuple[float, float] | None = None
+    frames: int = 1
+    frames_found: int = 0
+
+    @property
+    def render_id(self) -> str | None:
+        """The payload as 16 lowercase hex digits, or ``None``."""
+        return None if self.payload is None else self.payload.hex()
+
+
+# ----------------------------------------------------------------------------------- embedding
+
+
+def cell_size(height: int, width: int) -> int:
+    """Pixels per cell for a frame: about 1/120 of the short side, at least 4.
+
+    Tying the cell to the frame size keeps the pattern in the same relative band at every
+    resolution, so a 4K master downscaled for the web keeps it.
+    """
+    return max(4, round(min(height, width) / 120))
+
+
+def watermark_tile(payload: bytes, key: WatermarkKey, cell: int) -> np.ndarray:
+    """The periodic luma pattern of one tile, with unit RMS.
+
+    Parameters
+    ----------
+    payload
+        8 bytes.
+    key
+        Pattern layout.
+    cell
+        Pixels per cell.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(GRID * cell, GRID * cell)`` ``float32``, zero mean, RMS 1, periodic.
+    """
+    layout = key.layout()
+    chips = coding.encode_payload(payload).astype(np.float32)[layout.bit_of_cell]
+    cells = 0.6 * layout.pilot + 0.8 * chips.reshape(GRID, GRID) * layout.spread
+    tile = np.kron(cells, np.ones((cell, cell), np.float32))
+    tile = _periodic_blur(tile, sigma=cell / 4.0)
+    tile -= tile.mean()
+    return tile / float(np.sqrt(np.mean(tile**2)))
+
+
+def _periodic_blur(tile: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur with wrap-around borders (the tile repeats)."""
+    pad = int(np.ceil(3 * sigma))
+    wrapped = np.pad(tile, pad, mode="wrap")
+    blurred = cv2.GaussianBlur(wrapped, (0, 0), sigma)
+    return blurred[pad:-pad, pad:-pad]
+
+
+class WatermarkEmbedder:
+    """Precomputed watermark for one frame size and payload; `apply` costs two saturating adds.
+
+    Parameters
+    ----------
+    payload
+        8 bytes (the render id).
+    key
+        Pattern layout.
+    shape
+        ``(H, W)`` of the frames.
+    strength
+        RMS luma change in 8-bit levels.
+    """
+
+    def __init__(
+        self,
+        payload: bytes,
+        key: WatermarkKey,
+        shape: tuple[int, int],
+        strength: float = DEFAULT_STRENGTH,
+    ) -> None:
+        height, width = shape
+        tile = watermark_tile(payload, key, cell_size(height, width)) * strength
+        reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]))
+        delta = np.rint(np.tile(tile, reps)[:height, :width]).astype(np.int16)
+        self.shape = (height, width)
+        self.delta = delta
+        self._up = cv2.merge([np.clip(delta, 0, 255).astype(np.uint8)] * 3)
+        self._down = cv2.merge([np.clip(-delta, 0, 255).astype(np.uint8)] * 3)
+
+    def apply(self, frame: np.ndarray) -> np.ndarray:
+        """Watermark one frame (a new array; the input is not modified).
+
+        Parameters
+        ----------
+        frame
+            RGB ``(H, W, 3)``: ``uint8``, ``uint16`` or ``float32`` scene-linear (the pattern
+            is then added in sRGB-encoded values, as it is detected).
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape and dtype.
+        """
+        if frame.ndim != 3 or frame.shape[:2] != self.shape or frame.shape[2] != 3:
+            raise ValueError(
+                f"expected a ({self.shape[0]}, {self.shape[1]}, 3) frame, got {frame.shape}"
+            )
+        if frame.dtype == np.uint8:
+            return cv2.subtract(cv2.add(frame, self._up), self._down)
+        if frame.dtype == np.uint16:
+            out = frame.astype(np.int32) + self.delta[..., None].astype(np.int32) * 257
+            return np.clip(out, 0, 65535).astype(np.uint16)
+        if frame.dtype == np.float32:
+            return _apply_linear(frame, self.delta)
+        raise ValueError(f"expected uint8, uint16 or float32 frame, got {frame.dtype}")
+
+
+def _apply_linear(frame: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Add `delta` (8-bit levels) to a scene-linear frame in sRGB-encoded values."""
+    linear = np.clip(frame, 0.0, 1.0)
+    encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    encoded = np.clip(encoded + delta[..., None] / 255.0, 0.0, 1.0)
+    decoded = np.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4)
+    # keep what lies outside [0, 1] (highlights in EXR) untouched
+    return np.where((frame >= 0.0) & (frame <= 1.0), decoded, frame).astype(np.float32)
+
+
+def embed_watermark(
+    frame: np.ndarray,
+    payload: bytes,
+    key: WatermarkKey | None = None,
+    *,
+    strength: float = DEFAULT_STRENGTH,
+) -> np.ndarray:
+    """Embed `payload` into one frame.
+
+    For a whole shot build one `WatermarkEmbedder` and call its `apply` per frame; this
+    function rebuilds the pattern on every call.
+
+    Parameters
+    ----------
+    frame
+        RGB ``(H, W, 3)`` ``uint8`` (also ``uint16``, or ``float32`` scene-linear).
+    payload
+        8 bytes, e.g. ``bytes.fromhex(render_id)``.
+    key
+        Pattern layout; default `WatermarkKey()`.
+    strength
+        RMS luma change in 8-bit levels.
+
+    Returns
+    -------
+    numpy.ndarray
+        The watermarked frame, same shape and dtype.
+    """
+    embedder = WatermarkEmbedder(payload, key or WatermarkKey(), frame.shape[:2], strength)
+    return embedder.apply(frame)
+
+
+# ----------------------------------------------------------------------------------- detection
+
+
+def residual(frame: np.ndarray) -> np.ndarray:
+    """Sign of a band-pass of the luma: keeps the watermark's band, flattens picture content.
+
+    The band scales with the frame's short side (tuned at 360 pixels), as the pattern does.
+    Keeping only the sign makes edges and texture count no more than flat areas.
+
+    Parameters
+    ----------
+    frame
+        RGB ``(H, W, 3)`` ``uint8``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W)`` ``float32`` in {-1, 0, 1}.
+    """
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise ValueError(f"expected uint8 RGB (H, W, 3), got {frame.dtype} {frame.shape}")
+    luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    scale = max(1.0, min(frame.shape[:2]) / 360.0)
+    band = cv2.GaussianBlur(luma, (0, 0), 0.35 * scale) - cv2.GaussianBlur(
+        luma, (0, 0), 1.25 * scale
+    )
+    return np.sign(band)
+
+
+def _spectra(res: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Power spectra summed over rows ``(W // 2 + 1,)`` and over columns ``(H // 2 + 1,)``."""
+    rows = sfft.rfft(res, axis=1, workers=-1)
+    cols = sfft.rfft(res, axis=0, workers=-1)
+    return (np.abs(rows) ** 2).sum(axis=0), (np.abs(cols) ** 2).sum(axis=1)
+
+
+def _autocorrelation(power: np.ndarray, length: int) -> np.ndarray:
+    """Autocorrelation ``(length,)`` of a spectrally whitened signal from its power spectrum."""
+    background = cv2.blur(power.reshape(1, -1).astype(np.float32), (31, 1)).ravel()
+    whitened = power / np.maximum(background, 1e-12)
+    whitened[:4] = 0.0  # drop DC and the lowest frequencies
+    return sfft.irfft(whitened, n=length)
+
+
+def _period_candidates(
+    acx: np.ndarray, acy: np.ndarray, size: tuple[int, int]
+) -> list[tuple[float, float]]:
+    """Tile periods ``(px, py)`` from the x and y autocorrelations, strongest first.
+
+    A period must span at least 24 pixels and fit twice along the frame's long side. Along a
+    side that holds fewer than two periods the other side's estimate is used (square pixels).
+    """
+    height, width = size
+    acs = {"x": (acx, width), "y": (acy, height)}
+    long_axis = "x" if width >= height else "y"
+    lags = np.arange(24, max(width, height) // 2)
+    if len(lags) < 3:
+        return []
+    score = np.zeros(len(lags))
+    for ac, length in acs.values():
+        usable = lags[lags < length // 2]
+        score[: len(usable)] += _normalise(ac[usable])
+    interior = score[1:-1]
+    peaks = np.flatnonzero((interior >= score[:-2]) & (interior >= score[2:])) + 1
+    peaks = peaks[np.argsort(-score[peaks])][:_CANDIDATES]
+    out = []
+    for i in peaks:
+        lag = int(lags[i])
+        estimate = {
+            axis: _refine(ac, lag) if lag < length // 2 else None
+            for axis, (ac, length) in acs.items()
+        }
+        fallback = estimate[long_axis]
+        out.append((estimate["x"] or fallback, estimate["y"] or fallback))
+    return out
+
+
+def _normalise(values: np.ndarray) -> np.ndarray:
+    spread = float(np.std(values)) or 1.0
+    return (values - float(np.median(values))) / spread
+
+
+def _refine(ac: np.ndarray, lag: int) -> float:
+    """Sub-pixel period near `lag`, fitted through the peaks at its multiples in `ac`."""
+    period = _peak(ac, lag)
+    moments, weights = period, 1.0
+    for k in range(2, 8):
+        if k * period + 3 >= len(ac) // 2:
+            break
+        moments += k * _peak(ac, round(k * period))
+        weights += k * k
+    return moments / weights
+
+
+def _peak(ac: np.ndarray, lag: int) -> float:
+    """Sub-pixel maximum of `ac` within 2 pixels of `lag`, by parabolic interpolation."""
+    lo, hi = max(lag - 2, 1), min(lag + 3, len(ac) - 1)
+    peak = lo + int(np.argmax(ac[lo:hi]))
+    left, mid, right = ac[peak - 1], ac[peak], ac[peak + 1]
+    curvature = left - 2 * mid + right
+    shift = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
+    return float(peak + np.clip(shift, -0.5, 0.5))
+
+
+def _bins(shape: tuple[int, int], period: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical tile bin of every pixel ``(H * W,)`` and the pixel count per bin ``(C, C)``."""
+    px, py = period
+    bx = (np.mod(np.arange(shape[1]), px) * (_CANON / px)).astype(np.int64) % _CANON
+    by = (np.mod(np.arange(shape[0]), py) * (_CANON / py)).astype(np.int64) % _CANON
+    index = (by[:, None] * _CANON + bx[None, :]).ravel()
+    count = np.bincount(index, minlength=_CANON * _CANON).reshape(_CANON, _CANON)
+    return index, np.maximum(count, 1).astype(np.float64)
+
+
+def _fold(res: np.ndarray, index: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Mean residual per canonical tile bin ``(C, C)`` (the frame folded onto one tile)."""
+    total = np.bincount(index, weights=res.ravel(), minlength=_CANON * _CANON)
+    return total.reshape(_CANON, _CANON) / count
+
+
+def _decode_tile(tile: np.ndarray, layout: _Layout) -> tuple[coding.Decoded, float]:
+    """Synchronise a folded tile on the pilot and decode it; also return the sync score."""
+    pilot = np.kron(layout.pilot, np.ones((_CANON_CELL, _CANON_CELL)))
+    spectrum = np.fft.fft2(tile - tile.mean()) * np.conj(np.fft.fft2(pilot))
+    surface = np.real(np.fft.ifft2(spectrum))
+    oy, ox = np.unravel_index(int(np.argmax(surface)), surface.shape)
+    sync = float((surface[oy, ox] - surface.mean()) / (surface.std() + 1e-12))
+    aligned = np.roll(tile, (-oy, -ox), axis=(0, 1))
+    cells = aligned.reshape(GRID, _CANON_CELL, GRID, _CANON_CELL).mean(axis=(1, 3))
+    pilot_gain = float(np.sum(cells * layout.pilot)) / cells.size
+    chips = ((cells - pilot_gain * layout.pilot) * layout.spread).ravel()
+    soft = np.bincount(layout.bit_of_cell, weights=chips, minlength=coding.CODED_BITS)
+    scale = float(np.std(soft)) or 1.0
+    return coding.decode_soft(soft / scale), sync
+
+
+def _confidence(decoded: coding.Decoded) -> float:
+    value = (decoded.agreement - _NOISE_AGREEMENT) / (1.0 - _NOISE_AGREEMENT)
+    return float(np.clip(value, 0.0, 1.0))
+
+
+class _Accumulator:
+    """Evidence from a run of same-sized frames: spectra summed, sign residuals bit-packed."""
+
+    def __init__(self) -> None:
+        self.shape: tuple[int, int] | None = None
+        self.packed: list[np.ndarray] = []
+        self.power: tuple[np.ndarray, np.ndarray] | None = None
+
+    def add(self, frame: np.ndarray) -> None:
+        """Analyse one ``uint8`` RGB ``(H, W, 3)`` frame (all frames must share one size)."""
+        if self.shape is not None and frame.shape[:2] != self.shape:
+            raise ValueError(f"frame size {frame.shape[:2]} differs from the first {self.shape}")
+        res = residual(frame)
+        power = _spectra(res)
+        self.shape = res.shape
+        self.power = (
+            power if self.power is None else (self.power[0] + power[0], self.power[1] + power[1])
+        )
+        self.packed.append(np.packbits(res > 0))
+
+    def residuals(self) -> Iterator[np.ndarray]:
+        size = self.shape[0] * self.shape[1]
+        for packed in self.packed:
+            bits = np.unpackbits(packed, count=size).astype(np.float32)
+            yield (2.0 * bits - 1.0).reshape(self.shape)
+
+    def detect(self, layout: _Layout) -> WatermarkResult:
+        """Decode the folded evidence of all frames at each candidate period."""
+        frames = len(self.packed)
+        best = WatermarkResult(False, None, 0.0, frames=frames)
+        if self.shape is None or min(self.shape) < 48:
+            return best
+        acx = _autocorrelation(self.power[0], self.shape[1])
+        acy = _autocorrelation(self.power[1], self.shape[0])
+        for period in _period_candidates(acx, acy, self.shape):
+            index, count = _bins(self.shape, period)
+            tiles = [_fold(res, index, count) for res in self.residuals()]
+            decoded, sync = _decode_tile(np.mean(tiles, axis=0), layout)
+            if decoded.payload is not None:
+                per_frame = (
+                    [_decode_tile(tile, layout)[0].payload for tile in tiles]
+                    if frames > 1
+                    else [decoded.payload]
+                )
+                return WatermarkResult(
+                    found=True,
+                    payload=decoded.payload,
+                    confidence=_confidence(decoded),
+                    sync=sync,
+                    period=period,
+                    frames=frames,
+                    frames_found=sum(p == decoded.payload for p in per_frame),
+                )
+            if sync > best.sync:
+                best = WatermarkResult(False, None, _confidence(decoded), sync, period, frames)
+        return best
+
+
+def detect_watermark(frame: np.ndarray, key: WatermarkKey | None = None) -> WatermarkResult:
+    """Look for a facecast watermark in one frame.
+
+    Parameters
+    ----------
+    frame
+        RGB ``(H, W, 3)`` ``uint8`` (any size; cropped or rescaled copies are fine).
+    key
+        Pattern layout; default `WatermarkKey()`.
+
+    Returns
+    -------
+    WatermarkResult
+        ``found`` with the payload when a CRC-checked payload decodes.
+    """
+    evidence = _Accumulator()
+    evidence.add(frame)
+    return evidence.detect((key or WatermarkKey()).layout())
+
+
+def detect_in_frames(
+    frames: Iterable[np.ndarray], key: WatermarkKey | None = None
+) -> WatermarkResult:
+    """Look for one watermark in a run of frames, combining the evidence of all of them.
+
+    Parameters
+    ----------
+    frames
+        RGB ``(H, W, 3)`` ``uint8`` frames of one size (e.g. a shot).
+    key
+        Pattern layout; default `WatermarkKey()`.
+
+    Returns
+    -------
+    WatermarkResult
+        ``frames_found`` counts the frames that also decode on their own.
+    """
+    evidence = _Accumulator()
+    for frame in frames:
+        evidence.add(frame)
+    return evidence.detect((key or WatermarkKey()).layout())
+
+
+def detect_in_video(
+    path: str | Path, key: WatermarkKey | None = None, *, max_frames: int = 96
+) -> WatermarkResult:
+    """Look for a facecast watermark in a video file, an image-sequence folder or an image.
+
+    Up to `max_frames` frames, spread evenly over the shot, are folded together before
+    decoding, so a watermark too degraded to read in any single frame is still found.
+
+    Parameters
+    ----------
+    path
+        Video file, folder of numbered images, or a single image file.
+    key
+        Pattern layout; default `WatermarkKey()`.
+    max_frames
+        Most frames to examine.
+
+    Raises
+    ------
+    MediaError
+        If the file cannot be read.
+    """
+    return detect_in_frames(_sample_frames(Path(path), max_frames), key)
+
+
+def _sample_frames(path: Path, max_frames: int) -> Iterator[np.ndarray]:
+    """``uint8`` RGB frames of a media path, at most `max_frames`, evenly spaced."""
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+        yield to_uint8(read_image(path))
+        return
+    plate = open_plate(path)
+    stride = max(1, -(-plate.info.frame_count // max_frames))
+    taken = 0
+    for number, frame in enumerate(plate.frames()):
+        if number % stride == 0 and taken < max_frames:
+            taken += 1
+            yield to_uint8(frame)
