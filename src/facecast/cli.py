@@ -32,6 +32,9 @@ def _register_commands() -> None:
     from facecast.swap_commands import register as register_swap
 
     register_swap(app)
+    from facecast.quality.commands import register as register_quality
+
+    register_quality(app)
 
 
 def main() -> None:

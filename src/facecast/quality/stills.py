@@ -1,0 +1,83 @@
+"""Before/after stills for the contact sheet, taken in a second pass over plate and output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facecast.media import open_plate, to_uint8
+from facecast.quality.frames import FrameMetrics
+
+#: Height in pixels of each still in the contact sheet.
+STILL_HEIGHT = 240
+#: Crop around the face: this many face-box sizes wide and high.
+CROP_FACES = 1.8
+
+
+@dataclass(frozen=True)
+class Still:
+    """A plate/output pair at one frame, as ``uint8 RGB (STILL_HEIGHT, w, 3)`` crops."""
+
+    index: int
+    plate: np.ndarray
+    output: np.ndarray
+
+
+def grab_stills(
+    plate: Path, output: Path, records: list[FrameMetrics], wanted: list[int]
+) -> list[Still]:
+    """Decode plate and output once more and keep crops at the `wanted` frame indices.
+
+    Each crop is a square of `CROP_FACES` face sizes around the plate face (the whole frame
+    where no face was found), resized to `STILL_HEIGHT` pixels high.
+    """
+    targets = set(wanted)
+    grabbed: dict[int, Still] = {}
+    if not targets:
+        return []
+    last = max(targets)
+    pairs = zip(open_plate(plate).frames(), open_plate(output).frames(), strict=False)
+    for index, (plate_frame, output_frame) in enumerate(pairs):
+        if index in targets:
+            box = _crop_box(records[index].face_box, plate_frame.shape)
+            grabbed[index] = Still(index, _crop(plate_frame, box), _crop(output_frame, box))
+        if index >= last:
+            break
+    return [grabbed[i] for i in wanted if i in grabbed]
+
+
+def _crop_box(face_box: list[float] | None, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    height, width = shape[:2]
+    if face_box is None:
+        return 0, 0, width, height
+    x0, y0, x1, y1 = face_box
+    half = CROP_FACES * max(x1 - x0, y1 - y0) / 2
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return (
+        max(0, int(cx - half)),
+        max(0, int(cy - half)),
+        min(width, int(cx + half)),
+        min(height, int(cy + half)),
+    )
+
+
+def _crop(frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    crop = to_uint8(frame)[y0:y1, x0:x1]
+    scale = STILL_HEIGHT / crop.shape[0]
+    size = (max(1, round(crop.shape[1] * scale)), STILL_HEIGHT)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(crop, size, interpolation=interpolation)
+
+
+def jpeg_bytes(image: np.ndarray, quality: int = 88) -> bytes:
+    """Encode ``uint8 RGB (h, w, 3)`` as JPEG."""
+    ok, data = cv2.imencode(
+        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise ValueError(f"cannot encode a {image.shape} image as JPEG")
+    return data.tobytes()
