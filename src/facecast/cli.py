@@ -35,6 +35,9 @@ def _register_commands() -> None:
     from facecast.quality.commands import register as register_quality
 
     register_quality(app)
+    from facecast.provenance.commands import register as register_provenance
+
+    register_provenance(app)
 
 
 def main() -> None:
