@@ -1,0 +1,134 @@
+"""`verify_file` and `facecast verify`: watermark and C2PA judged together on real footage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from cryptography.hazmat.primitives import serialization
+from typer.testing import CliRunner
+
+from conftest import find_data
+from facecast.provenance.commands import register
+from facecast.provenance.credentials import SigningIdentity, sign_media
+from facecast.provenance.verify import verify_file
+from facecast.provenance.watermark import WatermarkEmbedder, WatermarkKey
+from test_c2pa import CONSENT, flip_byte, make_ca, make_leaf
+from test_watermark import first_frames, write_video
+
+RENDER_ID = "5eed0fface0ca5e1"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("verify")
+
+
+@pytest.fixture(scope="module")
+def identity(workdir) -> SigningIdentity:
+    ca = make_ca()
+    (workdir / "ca.pem").write_bytes(ca[0].public_bytes(serialization.Encoding.PEM))
+    return SigningIdentity.from_files(*make_leaf(workdir, ca))
+
+
+def watermarked_clip(plate: Path, dest: Path, render_id: str, frames: int = 12) -> Path:
+    source = first_frames(plate, frames)
+    embedder = WatermarkEmbedder(bytes.fromhex(render_id), WatermarkKey(), source[0].shape[:2])
+    return write_video([embedder.apply(frame) for frame in source], dest, crf=18)
+
+
+@pytest.fixture(scope="module")
+def unsigned(workdir) -> Path:
+    plate = find_data("plates/weekly_address_clip1.mp4")
+    return watermarked_clip(plate, workdir / "out.mp4", RENDER_ID)
+
+
+@pytest.fixture(scope="module")
+def signed(unsigned, workdir, identity) -> Path:
+    dest = workdir / "signed.mp4"
+    sign_media(
+        unsigned,
+        dest,
+        render_id=RENDER_ID,
+        consent_summary=CONSENT,
+        identity=identity,
+        title="shot 012",
+    )
+    return dest
+
+
+def test_signed_watermarked_render_verifies(signed, workdir):
+    report = verify_file(signed, trust_anchors=workdir / "ca.pem")
+    assert report.ok and report.claims_provenance
+    assert report.verdict == "verified" and report.exit_status == 0
+    assert report.watermark.found and report.watermark.render_id == RENDER_ID
+    assert report.credentials.valid and report.credentials.trusted
+    assert report.credentials.render_id == RENDER_ID and report.credentials.consent == CONSENT
+    assert report.problems == [] and report.notes == []
+
+
+def test_untrusted_signer_is_a_note_not_a_failure(signed):
+    report = verify_file(signed)
+    assert report.ok and report.verdict == "verified"
+    assert any("not trusted" in note for note in report.notes)
+
+
+def test_watermark_alone_marks_stripped_credentials(unsigned):
+    report = verify_file(unsigned)
+    assert report.ok and not report.claims_provenance
+    assert report.verdict == "watermark-only" and report.exit_status == 0
+    assert report.watermark.render_id == RENDER_ID
+
+
+def test_plain_plate_has_no_provenance(data):
+    report = verify_file(data("plates/weekly_address_clip1.mp4"), max_frames=12)
+    assert report.ok and not report.claims_provenance
+    assert report.verdict == "none" and report.exit_status == 3
+
+
+def test_tampered_signed_file_fails(signed):
+    report = verify_file(flip_byte(signed, len(signed.read_bytes()) // 2))
+    assert not report.ok and report.claims_provenance
+    assert report.verdict == "tampered" and report.exit_status == 2
+    assert any("does not verify" in problem for problem in report.problems)
+
+
+def test_credentials_moved_onto_other_footage_fail(data, workdir, identity):
+    other = watermarked_clip(
+        data("plates/weekly_address_clip1.mp4"), workdir / "other.mp4", "0000000000000bad", 8
+    )
+    dest = workdir / "relabelled.mp4"
+    sign_media(
+        other, dest, render_id=RENDER_ID, consent_summary=CONSENT, identity=identity, title="x"
+    )
+    report = verify_file(dest)
+    assert report.credentials.valid
+    assert not report.ok and report.verdict == "tampered"
+    assert any("differs from the C2PA render id" in p for p in report.problems)
+
+
+def test_wrong_key_does_not_read_the_watermark(unsigned):
+    report = verify_file(unsigned, WatermarkKey(seed=99), max_frames=6)
+    assert not report.watermark.found and report.verdict == "none"
+
+
+def _cli() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_cli_verify_prints_and_exits(signed, unsigned, data):
+    runner = CliRunner()
+    ok = runner.invoke(_cli(), ["verify", str(signed)])
+    assert ok.exit_code == 0, ok.output
+    assert f"render id {RENDER_ID}" in ok.output
+    assert "compositeWithTrainedAlgorithmicMedia" in ok.output
+    assert "verdict: verified" in ok.output
+    tampered = runner.invoke(_cli(), ["verify", str(flip_byte(signed, 4096 * 3))])
+    assert tampered.exit_code == 2 and "verdict: tampered" in tampered.output
+    plain = runner.invoke(_cli(), ["verify", "--json", "--frames", "6", str(unsigned)])
+    assert plain.exit_code == 0
+    assert json.loads(plain.output)["verdict"] == "watermark-only"
