@@ -59,6 +59,9 @@ class RenderSettings:
         ``"mesh"`` (default) or ``"neural"``.
     model
         Model folder for the neural engine.
+    shape_strength
+        Mesh engine: pull of the inner face toward the character's proportions, 0 to 1
+        (``None``: the engine's default).
     track
         Swap only this track id; ``None`` picks the main track (longest, largest).
     all_faces
@@ -80,6 +83,7 @@ class RenderSettings:
 
     engine: str = "mesh"
     model: str | None = None
+    shape_strength: float | None = None
     track: int | None = None
     all_faces: bool = False
     hands: bool = True
@@ -285,8 +289,13 @@ def render_shot(
     timings["analyze"] = time.perf_counter() - started
     targets = choose_tracks(tracks, settings.track, settings.all_faces, plate_path)
 
-    engine = create_engine(settings.engine, model=settings.model)
+    engine = create_engine(
+        settings.engine, model=settings.model, shape_strength=settings.shape_strength
+    )
     engine.prepare(character)
+    if hasattr(engine, "prepare_track"):
+        for track_id in targets:
+            engine.prepare_track(track_id, list(tracks.faces_of(track_id).values()))
 
     inputs = {
         "plate": {"path": plate_path.name, "sha256": sha256_file(plate_path)},

@@ -24,6 +24,10 @@ def swap_command(
     ] = None,
     engine: Annotated[str, typer.Option(help="Swap engine: mesh or neural.")] = "mesh",
     model: Annotated[Path | None, typer.Option(help="Model folder (neural engine).")] = None,
+    shape_strength: Annotated[
+        float | None,
+        typer.Option(help="Mesh engine: 0 keeps the actor's proportions, 1 the character's."),
+    ] = None,
     tracks: Annotated[
         Path | None, typer.Option(help="Reuse tracks.json from facecast analyze.")
     ] = None,
@@ -63,6 +67,7 @@ def swap_command(
     settings = RenderSettings(
         engine=engine,
         model=str(model) if model else None,
+        shape_strength=shape_strength,
         track=track,
         all_faces=all_faces,
         hands=hands,

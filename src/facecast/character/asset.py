@@ -32,7 +32,7 @@ from facecast.character.consent import ConsentRecord, load_consent
 from facecast.character.texture import FaceTexture, build_texture
 from facecast.errors import CharacterError, FaceNotFoundError, MediaError
 from facecast.media import read_image, write_image
-from facecast.mesh.frontal import frontal_points, interocular
+from facecast.mesh.frontal import interocular, normalized_shape
 
 FORMAT_NAME = "facecast.character"
 FORMAT_VERSION = 1
@@ -82,8 +82,8 @@ class Character:
     ref_landmarks
         ``float32 (R, 478, 3)`` mesh points of each reference in its own pixels.
     neutral_shape
-        ``float32 (478, 3)`` frontal layout of the first reference, divided by its inter-ocular
-        distance (pose-free, scale-free shape).
+        ``float32 (478, 3)`` pose- and scale-free shape of the first (most neutral) reference
+        (`facecast.mesh.frontal.normalized_shape`).
     refs
         Stored reference photos, the first one the most frontal.
     path
@@ -231,7 +231,7 @@ def create_character(
     images = [loaded[i][0] for i in order]
     landmarks = [loaded[i][1] for i in order]
     texture = build_texture(images, landmarks, texture_size)
-    frontal = frontal_points(landmarks[0]) / interocular(landmarks[0])
+    frontal = normalized_shape(landmarks[0])
 
     temp = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(temp, ignore_errors=True)

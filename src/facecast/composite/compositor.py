@@ -43,7 +43,7 @@ class CompositeSettings:
         Depth of the Laplacian pyramid.
     """
 
-    light_scale: float = 0.06
+    light_scale: float = 0.12
     keep_character_tone: float = 0.0
     erode: float = 0.03
     feather: float = 0.035
@@ -120,12 +120,20 @@ def build_matte(
     inside = cv2.erode(inside.astype(np.float32), kernel)
     matte = cv2.GaussianBlur(inside, (0, 0), max(0.5, settings.feather * width))
     matte *= np.clip(layer.alpha, 0.0, 1.0)
-    if layer.keep_plate is not None:
+    if layer.keep_plate is not None and layer.plate_warp is None:
         matte *= 1.0 - layer.keep_plate
     if occluder is not None:
         x0, y0, x1, y1 = layer.box
         matte *= 1.0 - occluder[y0:y1, x0:x1]
     return np.clip(matte, 0.0, 1.0).astype(np.float32)
+
+
+def _warped_plate(plate_box: np.ndarray, layer: FaceLayer) -> np.ndarray:
+    """The plate as the engine's moved geometry sees it (``plate_box`` itself when unmoved)."""
+    if layer.plate_warp is None:
+        return plate_box
+    map_x, map_y = layer.plate_warp
+    return cv2.remap(plate_box, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def composite_face(
@@ -152,16 +160,20 @@ def composite_face(
     """
     matte = build_matte(layer, face, settings, occluder)
     width = _face_width(face.landmarks)
+    face_plate = _warped_plate(plate_box, layer)
     skin = face_outline_mask(face.landmarks, layer.box) * (layer.alpha > 0.5)
     if layer.keep_plate is not None:
         skin *= layer.keep_plate < 0.05
     relit = transfer_lighting(
         layer.rgb,
-        plate_box,
+        face_plate,
         skin,
         sigma=max(1.0, settings.light_scale * width),
         keep_character_tone=settings.keep_character_tone,
     )
+    if layer.plate_warp is not None and layer.keep_plate is not None:
+        keep = layer.keep_plate[..., None]
+        relit = relit * (1.0 - keep) + face_plate * keep
     if settings.blend == "feather":
         rgb = matte[..., None] * relit + (1.0 - matte[..., None]) * plate_box
         return CompositedFace(layer.box, rgb.astype(np.float32), matte)

@@ -14,7 +14,9 @@ ENGINE_NAMES = ("mesh", "neural")
 __all__ = ["ENGINE_NAMES", "Engine", "FaceLayer", "create_engine"]
 
 
-def create_engine(name: str, model: str | None = None) -> Engine:
+def create_engine(
+    name: str, model: str | None = None, shape_strength: float | None = None
+) -> Engine:
     """Make an engine by name.
 
     Parameters
@@ -23,6 +25,9 @@ def create_engine(name: str, model: str | None = None) -> Engine:
         ``"mesh"`` or ``"neural"``.
     model
         Model folder (``neural`` only).
+    shape_strength
+        Pull of the inner face toward the character's proportions (``mesh`` only; default
+        `facecast.engines.mesh.DEFAULT_SHAPE_STRENGTH`).
 
     Raises
     ------
@@ -30,9 +35,9 @@ def create_engine(name: str, model: str | None = None) -> Engine:
         For an unknown engine or a neural engine without a model.
     """
     if name == "mesh":
-        from facecast.engines.mesh import MeshEngine
+        from facecast.engines.mesh import DEFAULT_SHAPE_STRENGTH, MeshEngine
 
-        return MeshEngine()
+        return MeshEngine(DEFAULT_SHAPE_STRENGTH if shape_strength is None else shape_strength)
     if name == "neural":
         if not model:
             raise ModelError("the neural engine needs --model MODEL_DIR (from facecast train)")

@@ -35,12 +35,17 @@ class FaceLayer:
     keep_plate
         Optional ``float32 (h, w)`` in [0, 1]: regions where the plate must show through inside
         the face (the actor's eyes and mouth interior), or ``None``.
+    plate_warp
+        Optional ``(map_x, map_y)``, each ``float32 (h, w)``: where each box pixel takes its
+        plate content from, in box coordinates, when the engine moved the face's geometry (the
+        actor's eyes and mouth interior then move with the lids and lips). ``None``: identity.
     """
 
     rgb: np.ndarray
     alpha: np.ndarray
     box: tuple[int, int, int, int]
     keep_plate: np.ndarray | None = None
+    plate_warp: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class Engine(Protocol):
@@ -50,6 +55,12 @@ class Engine(Protocol):
 
     def prepare(self, character: object) -> None:
         """Load what the engine needs for `character` (a `facecast.character.Character`)."""
+
+    def prepare_track(self, track_id: int, faces: list[Face]) -> None:
+        """Optional: see every face of a track before rendering it (e.g. its neutral shape).
+
+        The render calls it, when an engine defines it, once per target track.
+        """
 
     def render(self, frame: np.ndarray, face: Face) -> FaceLayer | None:
         """Render the character onto `face` in `frame` (``uint8`` RGB ``(H, W, 3)``).

@@ -4,41 +4,70 @@ Every frame the actor's tracked face mesh is rasterised and each pixel looks up 
 texture through its triangle, so head pose, expression and timing are the actor's and the skin,
 brows, lips and eyelids are the character's. The actor's eyeballs (gaze, blinks) and mouth
 opening (teeth, tongue) are handed back as ``keep_plate`` so the compositor shows the plate
-there."""
+there.
+
+With ``shape_strength`` above 0 the inner face (brows, eyes, nose, mouth; everything but the
+outline) also moves toward the character's proportions: each frame's mesh gets the difference
+between the character's neutral shape and the actor's, rotated into the current head pose, so the
+actor's expression (their deviation from their own neutral face) is kept. The plate's eyes and
+mouth interior are warped along (``plate_warp``) so gaze and teeth stay inside the new lids and
+lips."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from facecast.analysis.face import Face
+from facecast.analysis.face import NUM_LANDMARKS, Face
 from facecast.character.asset import Character
 from facecast.engines.base import FaceLayer
+from facecast.mesh.frontal import face_scale, head_rotation, neutral_shape
 from facecast.mesh.regions import contour
 from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
 from facecast.mesh.warp import rasterize, sample
 
 #: Fraction of the face size added around the mesh's bounding box for the render box.
 BOX_MARGIN = 0.12
+#: Default pull of the inner face toward the character's proportions (0 to 1). Measured on
+#: weekly_address_clip1 with London 025: dlib retrieval 0.90 at 0, 1.00 at 0.5 and 1.0.
+DEFAULT_SHAPE_STRENGTH = 0.8
 #: Boxes larger than this (pixels) are rasterised every other pixel (see `rasterize`'s step).
 RASTER_STEP_ABOVE = 256
 
 
 class MeshEngine:
-    """Render a character's face texture onto tracked face meshes."""
+    """Render a character's face texture onto tracked face meshes.
+
+    Parameters
+    ----------
+    shape_strength
+        0 keeps the actor's face proportions; 1 moves the inner face fully to the character's
+        neutral proportions (keeping the actor's expression deltas).
+    """
 
     name = "mesh"
 
-    def __init__(self) -> None:
+    def __init__(self, shape_strength: float = DEFAULT_SHAPE_STRENGTH) -> None:
+        if not 0.0 <= shape_strength <= 1.0:
+            raise ValueError(f"shape_strength must lie in [0, 1], got {shape_strength}")
+        self.shape_strength = shape_strength
         self._character: Character | None = None
         self._triangles = mesh_triangles()
+        self._actor_neutral: dict[int, np.ndarray] = {}
+        self._movable = np.ones(NUM_LANDMARKS, bool)
+        self._movable[contour("face_oval")] = False
 
     def prepare(self, character: Character) -> None:
-        """Keep the character's texture for rendering."""
+        """Keep the character's texture and neutral shape for rendering."""
         self._character = character
 
+    def prepare_track(self, track_id: int, faces: list[Face]) -> None:
+        """Learn the actor's neutral shape on this track (median over its frames)."""
+        if faces:
+            self._actor_neutral[track_id] = neutral_shape([f.landmarks for f in faces])
+
     def settings(self) -> dict:
-        return {"engine": self.name}
+        return {"engine": self.name, "shape_strength": self.shape_strength}
 
     def render(self, frame: np.ndarray, face: Face) -> FaceLayer | None:
         """Render the character on one face.
@@ -58,8 +87,8 @@ class MeshEngine:
         if self._character is None:
             raise RuntimeError("MeshEngine.render called before prepare()")
         texture = self._character.texture
-        points = face.landmarks
-        box = _render_box(points, frame.shape[:2])
+        points = self.target_landmarks(face)
+        box = _render_box(np.concatenate([points, face.landmarks]), frame.shape[:2])
         if box is None:
             return None
         surface = slice(0, NUM_SURFACE_POINTS)
@@ -76,8 +105,38 @@ class MeshEngine:
         rgb = sample(texture.image, raster)
         weight = sample(texture.weight, raster)
         alpha = raster.covered.astype(np.float32) * np.clip(weight * 20.0, 0.0, 1.0)
-        keep = _eyes_and_mouth(face.landmarks, box)
-        return FaceLayer(rgb=rgb, alpha=alpha, box=box, keep_plate=keep)
+        keep = _eyes_and_mouth(points, box)
+        warp = None if points is face.landmarks else _plate_warp(points, face.landmarks, box)
+        return FaceLayer(rgb=rgb, alpha=alpha, box=box, keep_plate=keep, plate_warp=warp)
+
+    def target_landmarks(self, face: Face) -> np.ndarray:
+        """The face's landmarks with the inner face moved toward the character's proportions.
+
+        Returns ``face.landmarks`` itself when nothing moves (strength 0 or unknown track).
+        """
+        actor_neutral = self._actor_neutral.get(face.track_id)
+        if self.shape_strength == 0.0 or actor_neutral is None:
+            return face.landmarks
+        difference = self._character.neutral_shape - actor_neutral  # head frame, scale-free
+        offset = difference @ head_rotation(face.landmarks).T * face_scale(face.landmarks)
+        moved = face.landmarks.astype(np.float64)
+        moved[self._movable] += self.shape_strength * offset[self._movable]
+        return moved.astype(np.float32)
+
+
+def _plate_warp(
+    moved: np.ndarray, original: np.ndarray, box: tuple[int, int, int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Box-local maps taking each pixel of the moved face to the plate pixel it came from;
+    identity outside the mesh."""
+    surface = slice(0, NUM_SURFACE_POINTS)
+    raster = rasterize(moved[surface, :2], original[surface, :2], mesh_triangles(), box, step=2)
+    x0, y0, x1, y1 = box
+    ys, xs = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float32)
+    covered = raster.covered
+    map_x = np.where(covered, raster.map_x - x0, xs)
+    map_y = np.where(covered, raster.map_y - y0, ys)
+    return map_x.astype(np.float32), map_y.astype(np.float32)
 
 
 def _render_box(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:

@@ -50,3 +50,38 @@ def frontal_points(landmarks: np.ndarray) -> np.ndarray:
 def interocular(landmarks: np.ndarray) -> float:
     """Distance between the outer eye corners in pixels (2D)."""
     return float(np.linalg.norm(landmarks[LEFT_EYE_OUTER, :2] - landmarks[RIGHT_EYE_OUTER, :2]))
+
+
+def face_scale(landmarks: np.ndarray) -> float:
+    """3D distance between the outer eye corners (pixels): a size that does not shrink as the
+    head turns, used to make shapes scale-free."""
+    return float(np.linalg.norm(landmarks[LEFT_EYE_OUTER] - landmarks[RIGHT_EYE_OUTER]))
+
+
+def normalized_shape(landmarks: np.ndarray) -> np.ndarray:
+    """Pose- and scale-free shape: `frontal_points` divided by `face_scale`.
+
+    Returns ``float32 (N, 3)``.
+    """
+    return (frontal_points(landmarks) / face_scale(landmarks)).astype(np.float32)
+
+
+def neutral_shape(landmark_sets: list[np.ndarray]) -> np.ndarray:
+    """A person's resting shape from many frames: the per-coordinate median of their
+    `normalized_shape` (speech and blinks average out).
+
+    Parameters
+    ----------
+    landmark_sets
+        ``float (N, 3)`` arrays, one per frame.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32 (N, 3)``.
+    """
+    if not landmark_sets:
+        raise ValueError("neutral_shape needs at least one set of landmarks")
+    return np.median(np.stack([normalized_shape(s) for s in landmark_sets]), axis=0).astype(
+        np.float32
+    )
