@@ -89,14 +89,13 @@ def _mean_hue(h1: np.ndarray, h2: np.ndarray, both: np.ndarray) -> np.ndarray:
     return np.where(both, mean, total)
 
 
-def edge_delta_e(
+def ring_colours(
     rgb: np.ndarray, inner: np.ndarray, outer: np.ndarray, centre: tuple[float, float]
-) -> float | None:
-    """Mean CIEDE2000 between the rings inside and outside a matte edge, compared locally.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean L*a*b* colour of the inner and outer ring in each angular sector around `centre`.
 
-    The rings are split into `EDGE_SECTORS` angular sectors around `centre`; in each sector the
-    mean L*a*b* colour of the inner ring is compared with that of the outer ring, so the natural
-    change of skin tone from forehead to chin does not count as a seam.
+    Comparing sector by sector keeps the natural change of skin tone from forehead to chin
+    from counting as a seam.
 
     Parameters
     ----------
@@ -109,14 +108,12 @@ def edge_delta_e(
 
     Returns
     -------
-    float or None
-        Mean ΔE00 over the sectors where both rings have at least `MIN_SECTOR_PIXELS` pixels;
-        ``None`` when no sector does.
+    tuple of numpy.ndarray
+        ``float64 (EDGE_SECTORS, 3)`` inner and outer mean L*a*b*, and ``bool (EDGE_SECTORS,)``
+        marking sectors where both rings have at least `MIN_SECTOR_PIXELS` pixels.
     """
     ys, xs = np.nonzero(inner | outer)
-    if len(xs) == 0:
-        return None
-    lab = rgb_to_lab(rgb[ys, xs]).astype(np.float64)
+    lab = rgb_to_lab(rgb[ys, xs]).astype(np.float64).reshape(-1, 3)
     angle = np.arctan2(ys - centre[1], xs - centre[0])
     sector = ((angle + np.pi) / (2 * np.pi) * EDGE_SECTORS).astype(int) % EDGE_SECTORS
     key = 2 * sector + inner[ys, xs]
@@ -124,8 +121,29 @@ def edge_delta_e(
     sums = np.stack(
         [np.bincount(key, lab[:, c], minlength=2 * EDGE_SECTORS) for c in range(3)], axis=-1
     ).reshape(EDGE_SECTORS, 2, 3)
-    valid = (counts >= MIN_SECTOR_PIXELS).all(axis=1)
-    if not valid.any():
-        return None
-    means = sums[valid] / counts[valid][..., None]
-    return float(delta_e_2000(means[:, 1], means[:, 0]).mean())
+    means = sums / np.maximum(counts, 1)[..., None]
+    return means[:, 1], means[:, 0], (counts >= MIN_SECTOR_PIXELS).all(axis=1)
+
+
+def seam_delta_e(
+    output: tuple[np.ndarray, np.ndarray], plate: tuple[np.ndarray, np.ndarray]
+) -> float:
+    """How far the output's colour step across an edge departs from the plate's, in ΔE00.
+
+    In each sector the output's inside colour is compared with the colour the plate's own step
+    predicts from the output's outside: ``ΔE00(out_in, out_out + plate_in - plate_out)``. It is
+    0 when the output keeps the plate's contrast across the edge, and the ΔE00 of the cast for
+    a uniform cast inside the edge.
+
+    Parameters
+    ----------
+    output, plate
+        ``(inner, outer)`` ``float (S, 3)`` L*a*b* ring colours of the sectors to compare.
+
+    Returns
+    -------
+    float
+        Mean over the sectors, >= 0.
+    """
+    (out_in, out_out), (plate_in, plate_out) = output, plate
+    return float(delta_e_2000(out_in, out_out + plate_in - plate_out).mean())

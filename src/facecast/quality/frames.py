@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import numpy as np
 
-from facecast.quality.colour import edge_delta_e
+from facecast.quality.colour import delta_e_2000, ring_colours, seam_delta_e
 from facecast.quality.pixels import luma, mean_abs_change, mean_abs_difference, psnr
 from facecast.quality.regions import CLEAR_ALPHA, SOLID_ALPHA, centroid, edge_rings, mask_box
 
@@ -148,7 +148,7 @@ def _dilated_region(pair: FramePair) -> np.ndarray:
 
 
 def _edge_metrics(pair: FramePair, record: FrameMetrics) -> None:
-    """Mean ΔE00 across the region's edge in output and plate, and the output's excess."""
+    """ΔE00 across the region's edge in output and plate, and the output's seam (`seam_delta_e`)."""
     iod = pair.iod or 0.05 * min(pair.plate.shape[:2])
     width = max(3.0, RING_FRACTION * iod)
     box = mask_box(pair.alpha, width + 2)
@@ -158,10 +158,15 @@ def _edge_metrics(pair: FramePair, record: FrameMetrics) -> None:
     alpha = pair.alpha[y0:y1, x0:x1]
     inner, outer = edge_rings(alpha, width)
     centre = centroid(alpha)
-    record.edge_de_output = edge_delta_e(pair.output[y0:y1, x0:x1], inner, outer, centre)
-    record.edge_de_plate = edge_delta_e(pair.plate[y0:y1, x0:x1], inner, outer, centre)
-    if record.edge_de_output is not None and record.edge_de_plate is not None:
-        record.edge_de_excess = record.edge_de_output - record.edge_de_plate
+    out_in, out_out, valid = ring_colours(pair.output[y0:y1, x0:x1], inner, outer, centre)
+    plate_in, plate_out, _ = ring_colours(pair.plate[y0:y1, x0:x1], inner, outer, centre)
+    if not valid.any():
+        return
+    record.edge_de_output = float(delta_e_2000(out_in[valid], out_out[valid]).mean())
+    record.edge_de_plate = float(delta_e_2000(plate_in[valid], plate_out[valid]).mean())
+    record.edge_de_excess = seam_delta_e(
+        (out_in[valid], out_out[valid]), (plate_in[valid], plate_out[valid])
+    )
 
 
 def frame_change(pair: FramePair, previous: FramePair | None, record: FrameMetrics) -> None:

@@ -137,8 +137,9 @@ THRESHOLDS: tuple[Threshold, ...] = (
         higher_is_better=False,
         problem="seam",
         source="issue 3 target (<= 3)",
-        meaning="Mean CIEDE2000 between rings inside and outside the matte edge, compared in 16 "
-        "sectors, in excess of the plate's own difference at the same place.",
+        meaning="Colour step across the matte edge (rings inside and outside, 16 sectors) "
+        "beyond the plate's own step there: mean CIEDE2000 of the output's inside colour vs "
+        "its outside colour plus the plate's inside-outside difference.",
     ),
     Threshold(
         key="psnr_outside",
