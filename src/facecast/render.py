@@ -472,10 +472,7 @@ def _remove(path: Path) -> None:
 
 def _append_ledger(project_dir: str | Path, manifest: dict) -> None:
     """Record the render in the project's hash-chained consent ledger."""
-    try:
-        from facecast.provenance.ledger import Ledger
-    except ImportError:  # TODO(lead): remove once the ledger lands
-        return
+    from facecast.provenance.ledger import Ledger
 
     Ledger(Path(project_dir)).append(
         {
