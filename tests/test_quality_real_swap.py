@@ -1,0 +1,76 @@
+"""The report on a real swap: London 004 put on the weekly-address speaker by facecast itself.
+
+Runs the project's own render (``facecast.render.render_shot``) with ``report_dir``, which calls
+`facecast.quality.write_report` with the render's matte, on the first frames of the plate.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from facecast.media import VideoWriter, open_plate
+
+render = pytest.importorskip("facecast.render", reason="the render pipeline is not in this tree")
+asset = pytest.importorskip("facecast.character.asset", reason="character assets not in this tree")
+
+FRAMES = 30
+CONSENT = """
+subject = "Face Research Lab London Set, person 004"
+granted_by = "DeBruine & Jones (2017), released under CC BY 4.0"
+basis = "licensed"
+production = "facecast tests"
+"""
+
+
+@pytest.fixture(scope="module")
+def swapped(tmp_path_factory):
+    from conftest import find_data
+
+    folder = tmp_path_factory.mktemp("real_swap")
+    source = open_plate(find_data("plates/weekly_address_clip1.mp4"))
+    plate = folder / "plate.mkv"
+    info = source.info
+    with VideoWriter(plate, info.width, info.height, info.fps, codec="ffv1") as writer:
+        for _, frame in zip(range(FRAMES), source.frames(), strict=False):
+            writer.write(frame)
+    (folder / "consent.toml").write_text(CONSENT)
+    photos = [find_data(f"faces/london/004/{name}.jpg") for name in ("neutral", "smiling")]
+    asset.create_character(folder / "london004", photos, folder / "consent.toml")
+    result = render.render_shot(
+        plate,
+        folder / "london004",
+        folder / "out.mp4",
+        matte=folder / "matte.mkv",
+        report_dir=folder / "report",
+        gallery=photos[0].parents[1],
+        progress=False,
+    )
+    return folder, result
+
+
+def test_swap_moves_identity_towards_the_character(swapped):
+    _, result = swapped
+    identity = result.report["identity"]
+    assert identity["verdict"] == "character"
+    assert identity["distance_to_character"] < identity["plate_distance_to_character"] - 0.15
+    assert identity["closer_to_character_than_actor"] >= 0.8
+
+
+def test_swap_keeps_the_actors_head_pose(swapped):
+    _, result = swapped
+    pose = next(m for m in result.report["metrics"] if m["key"] == "pose_error")
+    assert pose["value"] < 4.0
+
+
+def test_report_files_are_written_and_describe_the_render(swapped):
+    folder, result = swapped
+    report = json.loads((folder / "report" / "report.json").read_text())
+    assert report["summary"] == result.report
+    assert report["inputs"]["matte"] == str(folder / "matte.mkv")
+    assert len(report["frames"]) == FRAMES
+    assert all(f["status"] == "measured" for f in report["frames"])
+    counts = report["summary"]["frames"]
+    assert counts["plate"] == counts["output"] == FRAMES
+    assert (folder / "report" / "report.html").stat().st_size > 50_000
