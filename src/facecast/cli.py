@@ -5,6 +5,7 @@ Every command turns a `FacecastError` into one line on stderr and exit status 1.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -40,8 +41,25 @@ def _register_commands() -> None:
     register_provenance(app)
 
 
+def _quiet_native_logs() -> None:
+    """Send what native libraries write straight to file descriptor 2 (TensorFlow Lite and absl
+    start-up chatter from mediapipe) to /dev/null, keeping Python's own stderr (errors, progress
+    bars) on the terminal. Set ``FACECAST_NATIVE_LOGS=1`` to see the native logs."""
+    if os.environ.get("FACECAST_NATIVE_LOGS") == "1":
+        return
+    try:
+        python_stderr = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(python_stderr, "w", buffering=1)
+
+
 def main() -> None:
     """Run the facecast command line; user errors become one line and exit status 1."""
+    _quiet_native_logs()
     _register_commands()
     try:
         app()

@@ -88,7 +88,9 @@ def _check_header_size(path: Path) -> None:
     try:
         with Image.open(path) as header:
             width, height = header.size
-    except Exception:
+    except Image.DecompressionBombError:
+        raise MediaError("image is larger than facecast accepts (pixel count)", path) from None
+    except Exception:  # noqa: BLE001 - unreadable header: OpenCV reports the decode failure
         return
     check_frame_size(width, height, path)
 

@@ -1,0 +1,150 @@
+"""Consent records and character assets: built from real photos, validated on load."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facecast.character.asset import create_character, load_character
+from facecast.character.consent import ConsentRecord, load_consent
+from facecast.errors import CharacterError, ConsentError, FaceNotFoundError
+from facecast.media import open_plate, read_image, write_image
+
+VALID = """
+subject = "London 004"
+granted_by = "Face Research Lab"
+basis = "licensed"
+production = "facecast tests"
+"""
+
+
+def consent_file(folder: Path, text: str = VALID, name: str = "consent.toml") -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def character(tmp_path_factory):
+    from conftest import find_data
+
+    folder = tmp_path_factory.mktemp("character")
+    refs = [find_data("faces/london/004/smiling.jpg"), find_data("faces/london/004/neutral.jpg")]
+    return create_character(folder / "london-004", refs, consent_file(folder))
+
+
+def test_consent_requires_every_field(tmp_path):
+    path = consent_file(tmp_path, 'subject = "A"\nbasis = "self"\n')
+    with pytest.raises(ConsentError, match="lacks granted_by, production"):
+        load_consent(path)
+
+
+def test_expired_consent_is_refused(tmp_path):
+    path = consent_file(tmp_path, VALID + "expires = 2020-01-31\n")
+    with pytest.raises(ConsentError, match="expired on 2020-01-31"):
+        load_consent(path)
+
+
+def test_consent_basis_must_be_known_or_declared(tmp_path):
+    with pytest.raises(ConsentError, match="basis 'ok'"):
+        load_consent(consent_file(tmp_path, VALID.replace('"licensed"', '"ok"')))
+    declared = VALID.replace('"licensed"', '"Art. 6(1)(f) GDPR, legitimate interest"')
+    assert load_consent(consent_file(tmp_path, declared)).basis.startswith("Art. 6")
+
+
+def test_consent_file_that_is_not_toml(tmp_path):
+    with pytest.raises(ConsentError, match="not valid TOML"):
+        load_consent(consent_file(tmp_path, "subject: [unclosed"))
+
+
+def test_consent_expiry_is_checked_against_the_given_day():
+    record = ConsentRecord.from_dict(
+        {
+            "subject": "a",
+            "granted_by": "b",
+            "basis": "self",
+            "production": "c",
+            "expires": "2030-06-01",
+        }
+    )
+    assert not record.is_expired(dt.date(2030, 6, 1))
+    assert record.is_expired(dt.date(2030, 6, 2))
+
+
+def test_character_orders_refs_neutral_first_and_keeps_consent(character):
+    assert [r.source_name for r in character.refs] == ["neutral.jpg", "smiling.jpg"]
+    assert character.consent.subject == "London 004"
+    assert character.texture.image.shape == (512, 512, 3)
+    assert character.ref_landmarks.shape == (2, 478, 3)
+
+
+def test_texture_holds_the_characters_face_not_background(character):
+    texture, weight = character.texture.image, character.texture.weight
+    seen = weight > 0.3
+    assert seen.mean() > 0.35  # most of the face area is covered by a reference
+    # skin under good coverage is skin-coloured: red channel above blue
+    assert np.median(texture[seen][:, 0] - texture[seen][:, 2]) > 0.05
+
+
+def test_tampered_asset_is_refused(character, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(character.path, copy)
+    texture = read_image(copy / "texture.png")
+    texture[256, 256] = 65535 - texture[256, 256]
+    write_image(copy / "texture.png", texture)
+    with pytest.raises(CharacterError, match="texture.png does not match its recorded hash"):
+        load_character(copy)
+
+
+def test_incomplete_asset_is_refused(character, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(character.path, copy)
+    (copy / "geometry.safetensors").unlink()
+    with pytest.raises(CharacterError, match="geometry.safetensors is missing"):
+        load_character(copy)
+
+
+def test_unknown_format_version_is_refused(character, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(character.path, copy)
+    manifest = json.loads((copy / "character.json").read_text())
+    manifest["version"] = 99
+    (copy / "character.json").write_text(json.dumps(manifest))
+    with pytest.raises(CharacterError, match="version 99 is not supported"):
+        load_character(copy)
+
+
+def test_reference_without_a_face_is_refused_by_name(tmp_path, data):
+    plate = open_plate(data("plates/tears_of_steel_10s.mp4"))
+    street = next(frame for index, frame in enumerate(plate.frames()) if index == 10)
+    photo = tmp_path / "street.png"
+    write_image(photo, street)
+    with pytest.raises(FaceNotFoundError, match=r"street.png: no face found"):
+        create_character(tmp_path / "c", [photo], consent_file(tmp_path))
+    assert not (tmp_path / "c").exists()
+
+
+def test_reference_with_two_faces_is_refused(tmp_path, data):
+    first = read_image(data("faces/london/004/neutral.jpg"))
+    second = read_image(data("faces/london/012/neutral.jpg"))
+    photo = tmp_path / "pair.jpg"
+    write_image(photo, np.hstack([first, second])[::2, ::2])
+    with pytest.raises(FaceNotFoundError, match=r"pair.jpg: 2 faces found"):
+        create_character(tmp_path / "c", [photo], consent_file(tmp_path))
+
+
+def test_character_needs_consent(tmp_path, data):
+    with pytest.raises(ConsentError, match="consent file does not exist"):
+        create_character(
+            tmp_path / "c", [data("faces/london/004/neutral.jpg")], tmp_path / "none.toml"
+        )

@@ -1,0 +1,142 @@
+"""`facecast character create` and `facecast swap` from a shell: bad input gets one line, exit 1."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from facecast.media import open_plate, open_writer
+
+CONSENT = Path(__file__).resolve().parents[1] / "examples" / "consent_london_004.toml"
+
+
+def facecast(*args: str | Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "facecast", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 1, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("facecast: error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.fixture(scope="module")
+def character_dir(tmp_path_factory) -> Path:
+    from conftest import find_data
+
+    folder = tmp_path_factory.mktemp("cli") / "london-004"
+    result = facecast(
+        "character",
+        "create",
+        folder,
+        "--ref",
+        find_data("faces/london/004/neutral.jpg"),
+        "--consent",
+        CONSENT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "london-004" in result.stdout
+    return folder
+
+
+def test_character_create_without_consent_file(tmp_path, data):
+    result = facecast(
+        "character",
+        "create",
+        tmp_path / "c",
+        "--ref",
+        data("faces/london/004/neutral.jpg"),
+        "--consent",
+        tmp_path / "missing.toml",
+    )
+    assert_one_line_error(result, "missing.toml", "consent file does not exist")
+
+
+def test_swap_of_unreadable_plate(tmp_path, character_dir):
+    plate = tmp_path / "plate.mp4"
+    plate.write_bytes(b"\x00" * 4096)
+    result = facecast("swap", plate, "--character", character_dir, "-o", tmp_path / "out.mp4")
+    assert_one_line_error(result, "plate.mp4", "cannot be opened as video")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_swap_of_plate_without_faces_writes_nothing(tmp_path, character_dir, data):
+    source = open_plate(data("plates/tears_of_steel_10s.mp4"))
+    plate = tmp_path / "street.mp4"
+    with open_writer(plate, source.info) as writer:
+        for index, frame in enumerate(source.frames()):
+            if index == 20:  # the robot close-up: no human face
+                break
+            writer.write(frame)
+    output = tmp_path / "out.mp4"
+    result = facecast("swap", plate, "--character", character_dir, "-o", output, "--no-progress")
+    assert_one_line_error(result, "street.mp4", "no face was found in any frame")
+    assert [p.name for p in tmp_path.iterdir()] == ["street.mp4"]
+
+
+def test_swap_refuses_a_character_whose_consent_expired(tmp_path, character_dir, data):
+    import shutil
+
+    old = tmp_path / "old-character"
+    shutil.copytree(character_dir, old)
+    _backdate_consent(old, expires=dt.date(2021, 1, 1))
+    result = facecast(
+        "swap",
+        data("plates/weekly_address_clip1.mp4"),
+        "--character",
+        old,
+        "-o",
+        tmp_path / "out.mp4",
+    )
+    assert_one_line_error(result, "expired on 2021-01-01")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_swap_refuses_to_overwrite_its_plate(tmp_path, character_dir, data):
+    import shutil
+
+    plate = tmp_path / "plate.mp4"
+    shutil.copyfile(data("plates/weekly_address_clip1.mp4"), plate)
+    before = plate.read_bytes()
+    result = facecast("swap", plate, "--character", character_dir, "-o", plate)
+    assert_one_line_error(result, "would overwrite the plate")
+    assert plate.read_bytes() == before
+
+
+def test_swap_with_unknown_track(tmp_path, character_dir, data):
+    result = facecast(
+        "swap",
+        data("plates/weekly_address_clip1.mp4"),
+        "--character",
+        character_dir,
+        "-o",
+        tmp_path / "out.mp4",
+        "--track",
+        "42",
+        "--no-progress",
+    )
+    assert_one_line_error(result, "track 42 does not exist")
+
+
+def _backdate_consent(folder: Path, expires: dt.date) -> None:
+    """Make `folder` look like an asset built under consent that has since expired."""
+    toml = folder / "consent.toml"
+    toml.write_text(toml.read_text() + f"expires = {expires.isoformat()}\n")
+    manifest = json.loads((folder / "character.json").read_text())
+    manifest["consent"]["expires"] = expires.isoformat()
+    manifest["files"]["consent.toml"] = hashlib.sha256(toml.read_bytes()).hexdigest()
+    (folder / "character.json").write_text(json.dumps(manifest))

@@ -1,0 +1,188 @@
+"""Footage I/O: round trips keep timing, size and audio; bad input gets one clear error."""
+
+from __future__ import annotations
+
+import zlib
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from facecast.errors import MediaError
+from facecast.media import (
+    SequenceWriter,
+    VideoWriter,
+    open_plate,
+    open_writer,
+    read_image,
+    to_uint8,
+    write_image,
+)
+from facecast.media.limits import MAX_SIDE
+
+NTSC = Fraction(30000, 1001)
+
+
+def make_plate_with_audio(path: Path, source: Path, frames: int, fps: Fraction) -> Path:
+    """Re-time the first `frames` frames of a real plate to `fps` and add a stereo AAC tone."""
+    with av.open(str(source)) as src, av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        stream = src.streams.video[0]
+        video.width, video.height, video.pix_fmt = stream.width, stream.height, "yuv420p"
+        audio = out.add_stream("aac", rate=48000, layout="stereo")
+        for index, frame in enumerate(src.decode(stream)):
+            if index == frames:
+                break
+            new = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+            new.pts = index
+            out.mux(video.encode(new))
+        out.mux(video.encode(None))
+        seconds = frames / fps
+        samples = int(48000 * seconds)
+        t = np.arange(samples) / 48000.0
+        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        for start in range(0, samples, 1024):
+            chunk = np.stack([tone[start : start + 1024]] * 2)
+            block = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+            block.sample_rate, block.pts = 48000, start
+            out.mux(audio.encode(block))
+        out.mux(audio.encode(None))
+    return path
+
+
+@pytest.fixture
+def ntsc_plate(tmp_path, data):
+    return make_plate_with_audio(
+        tmp_path / "ntsc.mp4", data("plates/street_group_3s.mp4"), frames=30, fps=NTSC
+    )
+
+
+def test_round_trip_keeps_count_rate_size_and_audio(ntsc_plate, tmp_path):
+    plate = open_plate(ntsc_plate)
+    assert plate.info.fps == NTSC and plate.info.audio_streams == 1
+    output = tmp_path / "copy.mov"
+    with open_writer(output, plate.info) as writer:
+        for frame in plate.frames():
+            writer.write(frame)
+    copy = open_plate(output).info
+    assert copy.frame_count == plate.info.frame_count == 30
+    assert copy.fps == NTSC  # exact rational, not 29.97
+    assert (copy.width, copy.height) == (plate.info.width, plate.info.height)
+    with av.open(str(ntsc_plate)) as a, av.open(str(output)) as b:
+        source = [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
+        copied = [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size]
+        assert b.streams.audio[0].codec_context.name == "aac"
+    assert copied == source
+
+
+def test_round_trip_pixels_stay_close_through_h264(ntsc_plate, tmp_path):
+    plate = open_plate(ntsc_plate)
+    output = tmp_path / "copy.mp4"
+    with open_writer(output, plate.info) as writer:
+        originals = []
+        for frame in plate.frames():
+            writer.write(frame)
+            originals.append(frame)
+    decoded = list(open_plate(output).frames())
+    mse = np.mean([(a.astype(float) - b) ** 2 for a, b in zip(originals, decoded, strict=True)])
+    assert 10 * np.log10(255**2 / mse) > 38
+
+
+def test_writer_leaves_no_file_when_interrupted(tmp_path):
+    output = tmp_path / "broken.mp4"
+    with pytest.raises(RuntimeError), VideoWriter(output, 64, 64, Fraction(24)) as writer:
+        writer.write(np.zeros((64, 64, 3), np.uint8))
+        raise RuntimeError("render failed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_prores_4444_output(tmp_path, data):
+    plate = open_plate(data("plates/tears_of_steel_10s.mp4"))
+    output = tmp_path / "prores.mov"
+    with open_writer(output, plate.info, codec="prores4444") as writer:
+        for index, frame in enumerate(plate.frames()):
+            if index == 5:
+                break
+            writer.write(frame)
+    with av.open(str(output)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "prores"
+        assert stream.codec_context.pix_fmt.startswith("yuv444p")
+
+
+def test_sixteen_bit_png_sequence_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 65535, (48, 64, 3), dtype=np.uint16) for _ in range(3)]
+    with SequenceWriter(tmp_path / "seq", extension="png") as writer:
+        for frame in frames:
+            writer.write(frame)
+    plate = open_plate(tmp_path / "seq", fps=Fraction(24000, 1001))
+    assert plate.info.dtype == "uint16" and plate.info.frame_count == 3
+    assert plate.info.fps == Fraction(24000, 1001)
+    for original, loaded in zip(frames, plate.frames(), strict=True):
+        np.testing.assert_array_equal(original, loaded)
+
+
+def test_exr_sequence_round_trip_keeps_float(tmp_path):
+    frame = np.linspace(0, 4, 32 * 16 * 3, dtype=np.float32).reshape(16, 32, 3)
+    with SequenceWriter(tmp_path / "exr", extension="exr") as writer:
+        writer.write(frame)
+    (loaded,) = list(open_plate(tmp_path / "exr").frames())
+    assert loaded.dtype == np.float32
+    np.testing.assert_allclose(loaded, frame, rtol=1e-3)
+    assert to_uint8(loaded).dtype == np.uint8
+
+
+def test_missing_file_is_one_clear_error(tmp_path):
+    with pytest.raises(MediaError, match="does not exist"):
+        open_plate(tmp_path / "nope.mp4")
+
+
+def test_not_a_video_is_one_clear_error(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("this is not a video\n" * 100)
+    with pytest.raises(MediaError, match="cannot be opened as video") as error:
+        open_plate(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_truncated_video_is_reported(tmp_path, data):
+    source = data("plates/weekly_address_clip1.mp4").read_bytes()
+    path = tmp_path / "truncated.mp4"
+    path.write_bytes(source[: len(source) // 3])
+    with pytest.raises(MediaError) as error:
+        plate = open_plate(path)
+        for _ in plate.frames():
+            pass
+    assert str(path) in str(error.value)
+
+
+def test_empty_folder_is_reported(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MediaError, match="holds no image frames"):
+        open_plate(tmp_path / "empty")
+
+
+def test_sequence_with_mixed_sizes_names_the_odd_frame(tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    write_image(folder / "f_001.png", np.zeros((32, 32, 3), np.uint8))
+    write_image(folder / "f_002.png", np.zeros((32, 32, 3), np.uint8))
+    write_image(folder / "f_003.png", np.zeros((40, 32, 3), np.uint8))
+    with pytest.raises(MediaError, match="f_003.png"):
+        list(open_plate(folder).frames())
+
+
+def test_huge_image_is_refused_before_decoding(tmp_path):
+    path = tmp_path / "huge.png"
+    # a valid PNG header claiming an enormous size; decoding it would need gigabytes
+    small = cv2.imencode(".png", np.zeros((1, 1, 3), np.uint8))[1].tobytes()
+    huge = bytearray(small)
+    huge[16:24] = (MAX_SIDE * 2).to_bytes(4, "big") + (MAX_SIDE * 2).to_bytes(4, "big")
+    huge[29:33] = zlib.crc32(bytes(huge[12:29])).to_bytes(4, "big")  # IHDR checksum
+    path.write_bytes(bytes(huge))
+    with pytest.raises(MediaError, match="larger than facecast accepts"):
+        read_image(path)
