@@ -98,7 +98,7 @@ def test_tampered_asset_is_refused(character, tmp_path):
     texture = read_image(copy / "texture.png")
     texture[256, 256] = 65535 - texture[256, 256]
     write_image(copy / "texture.png", texture)
-    with pytest.raises(CharacterError, match="texture.png does not match its recorded hash"):
+    with pytest.raises(CharacterError, match=r"texture\.png does not match its recorded hash"):
         load_character(copy)
 
 
@@ -108,7 +108,7 @@ def test_incomplete_asset_is_refused(character, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(character.path, copy)
     (copy / "geometry.safetensors").unlink()
-    with pytest.raises(CharacterError, match="geometry.safetensors is missing"):
+    with pytest.raises(CharacterError, match=r"geometry\.safetensors is missing"):
         load_character(copy)
 
 

@@ -172,7 +172,7 @@ def test_sequence_with_mixed_sizes_names_the_odd_frame(tmp_path):
     write_image(folder / "f_001.png", np.zeros((32, 32, 3), np.uint8))
     write_image(folder / "f_002.png", np.zeros((32, 32, 3), np.uint8))
     write_image(folder / "f_003.png", np.zeros((40, 32, 3), np.uint8))
-    with pytest.raises(MediaError, match="f_003.png"):
+    with pytest.raises(MediaError, match=r"f_003\.png"):
         list(open_plate(folder).frames())
 
 
