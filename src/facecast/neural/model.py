@@ -27,10 +27,24 @@ def _act() -> nn.Module:
 
 
 class Upscale(nn.Sequential):
-    """Double the spatial size: 3x3 conv to ``4 * out`` channels, then pixel shuffle."""
+    """Double the spatial size: 3x3 conv to ``4 * out`` channels, then pixel shuffle.
+
+    The convolution is initialised with ICNR (each group of 4 sub-pixel filters starts equal),
+    so the untrained layer upsamples like nearest-neighbour instead of drawing a checkerboard.
+
+    References
+    ----------
+    .. [1] A. Aitken et al., "Checkerboard artifact free sub-pixel convolution",
+           arXiv:1707.02937, 2017.
+    """
 
     def __init__(self, in_ch: int, out_ch: int) -> None:
-        super().__init__(nn.Conv2d(in_ch, out_ch * 4, 3, padding=1), _act(), nn.PixelShuffle(2))
+        conv = nn.Conv2d(in_ch, out_ch * 4, 3, padding=1)
+        with torch.no_grad():
+            base = torch.empty(out_ch, in_ch, 3, 3)
+            nn.init.kaiming_uniform_(base, a=5**0.5)
+            conv.weight.copy_(base.repeat_interleave(4, dim=0))
+        super().__init__(conv, _act(), nn.PixelShuffle(2))
 
 
 class ResidualBlock(nn.Module):

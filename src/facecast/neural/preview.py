@@ -46,10 +46,9 @@ def preview_grid(model: CombModel, data: list[IdentityData], count: int = 4) -> 
         faces = torch.from_numpy(plain_batch(identity, preview_indices(identity, count)).inputs)
         faces = faces.to(device)
         columns = [faces] + [model.swap(faces, name)[0] for name in model.config.identities]
-        rows.append(torch.cat(columns, dim=3))
+        rows.extend(torch.cat(columns, dim=3))
     model.train(was_training)
-    grid = torch.cat(rows, dim=2)
-    image = torch.cat(list(grid), dim=1).permute(1, 2, 0).cpu().numpy()
+    image = torch.cat(rows, dim=1).permute(1, 2, 0).cpu().numpy()
     return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
 
 
