@@ -40,15 +40,18 @@ from facecast.provenance import coding
 GRID = 32
 #: Public seed of the default facecast key.
 DEFAULT_SEED = 0x0FACECA5
-#: Default embedding strength: RMS luma change in 8-bit levels (PSNR about 44 dB).
-DEFAULT_STRENGTH = 1.6
+#: Default embedding strength: RMS luma change in 8-bit levels (PSNR about 43 dB).
+DEFAULT_STRENGTH = 1.8
 #: Canonical cell size (pixels) of the folded tile inside the detector.
 _CANON_CELL = 2
 _CANON = GRID * _CANON_CELL
 #: Mean `coding.Decoded.agreement` of pure noise; confidence is measured from here to 1.
 _NOISE_AGREEMENT = 0.56
-#: Period candidates tried per frame (autocorrelation peaks, strongest first).
-_CANDIDATES = 3
+#: Period candidates examined (autocorrelation peaks, strongest first) and decoded (best sync).
+_CANDIDATES = 10
+_DECODED = 3
+#: Pilot sync (in standard deviations; noise gives about 4) worth refining the period for.
+_POLISH_SYNC = 6.0
 
 
 @dataclass(frozen=True)
@@ -310,34 +313,53 @@ def _autocorrelation(power: np.ndarray, length: int) -> np.ndarray:
 def _period_candidates(
     acx: np.ndarray, acy: np.ndarray, size: tuple[int, int]
 ) -> list[tuple[float, float]]:
-    """Tile periods ``(px, py)`` from the x and y autocorrelations, strongest first.
+    """Tile periods ``(px, py)`` suggested by the x and y autocorrelations.
 
-    A period must span at least 24 pixels and fit twice along the frame's long side. Along a
-    side that holds fewer than two periods the other side's estimate is used (square pixels).
+    Lags are scored per axis by the autocorrelation at the lag and its multiples (a tiling
+    repeats at every multiple), and the best lags of each axis and of both together are kept.
+    A period must span at least 24 pixels and fit twice along the side it is measured on; along
+    a side too short for it, the other side's estimate is used (square pixels).
     """
     height, width = size
     acs = {"x": (acx, width), "y": (acy, height)}
-    long_axis = "x" if width >= height else "y"
     lags = np.arange(24, max(width, height) // 2)
     if len(lags) < 3:
         return []
-    score = np.zeros(len(lags))
-    for ac, length in acs.values():
-        usable = lags[lags < length // 2]
-        score[: len(usable)] += _normalise(ac[usable])
-    interior = score[1:-1]
-    peaks = np.flatnonzero((interior >= score[:-2]) & (interior >= score[2:])) + 1
-    peaks = peaks[np.argsort(-score[peaks])][:_CANDIDATES]
-    out = []
-    for i in peaks:
-        lag = int(lags[i])
+    scores = {axis: _harmonic_score(ac, length, lags) for axis, (ac, length) in acs.items()}
+    scores["both"] = scores["x"] + scores["y"]
+    chosen: list[int] = []
+    for score in scores.values():
+        interior = score[1:-1]
+        peaks = np.flatnonzero((interior > score[:-2]) & (interior >= score[2:])) + 1
+        chosen += [int(lags[i]) for i in peaks[np.argsort(-score[peaks])][:_CANDIDATES]]
+    out: list[tuple[float, float]] = []
+    for lag in chosen:
         estimate = {
             axis: _refine(ac, lag) if lag < length // 2 else None
             for axis, (ac, length) in acs.items()
         }
-        fallback = estimate[long_axis]
-        out.append((estimate["x"] or fallback, estimate["y"] or fallback))
+        px, py = estimate["x"] or estimate["y"], estimate["y"] or estimate["x"]
+        for period in {(px, py), (px, px), (py, py)}:
+            if all(abs(period[0] - o[0]) + abs(period[1] - o[1]) > 0.5 for o in out):
+                out.append(period)
     return out
+
+
+def _harmonic_score(ac: np.ndarray, length: int, lags: np.ndarray) -> np.ndarray:
+    """Mean normalised autocorrelation at each lag and its multiples up to 3 (0 where unusable)."""
+    usable = lags < length // 2
+    if usable.sum() < 3:
+        return np.zeros(len(lags))
+    norm = np.zeros(len(ac))
+    norm[lags[usable]] = _normalise(ac[lags[usable]])
+    score = np.zeros(len(lags))
+    terms = np.zeros(len(lags))
+    for k in (1, 2, 3):
+        multiple = k * lags
+        fits = multiple < length // 2
+        score[fits] += norm[multiple[fits]]
+        terms[fits] += 1
+    return np.where(terms > 0, score / np.sqrt(np.maximum(terms, 1)), 0.0)
 
 
 def _normalise(values: np.ndarray) -> np.ndarray:
@@ -367,36 +389,45 @@ def _peak(ac: np.ndarray, lag: int) -> float:
     return float(peak + np.clip(shift, -0.5, 0.5))
 
 
-def _bins(shape: tuple[int, int], period: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Canonical tile bin of every pixel ``(H * W,)`` and the pixel count per bin ``(C, C)``."""
+def _bins(shape: tuple[int, int], period: tuple[float, float]) -> tuple[np.ndarray, ...]:
+    """One-hot maps from columns ``(W, C)`` and to rows ``(C, H)`` into canonical tile bins,
+    and the pixel count per bin ``(C, C)``."""
     px, py = period
     bx = (np.mod(np.arange(shape[1]), px) * (_CANON / px)).astype(np.int64) % _CANON
     by = (np.mod(np.arange(shape[0]), py) * (_CANON / py)).astype(np.int64) % _CANON
-    index = (by[:, None] * _CANON + bx[None, :]).ravel()
-    count = np.bincount(index, minlength=_CANON * _CANON).reshape(_CANON, _CANON)
-    return index, np.maximum(count, 1).astype(np.float64)
+    columns = np.zeros((shape[1], _CANON), np.float32)
+    columns[np.arange(shape[1]), bx] = 1.0
+    rows = np.zeros((_CANON, shape[0]), np.float32)
+    rows[by, np.arange(shape[0])] = 1.0
+    count = np.outer(rows.sum(axis=1), columns.sum(axis=0))
+    return columns, rows, np.maximum(count, 1.0)
 
 
-def _fold(res: np.ndarray, index: np.ndarray, count: np.ndarray) -> np.ndarray:
+def _fold(res: np.ndarray, columns: np.ndarray, rows: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Mean residual per canonical tile bin ``(C, C)`` (the frame folded onto one tile)."""
-    total = np.bincount(index, weights=res.ravel(), minlength=_CANON * _CANON)
-    return total.reshape(_CANON, _CANON) / count
+    return (rows @ (res @ columns)).astype(np.float64) / count
 
 
-def _decode_tile(tile: np.ndarray, layout: _Layout) -> tuple[coding.Decoded, float]:
-    """Synchronise a folded tile on the pilot and decode it; also return the sync score."""
+def _synchronise(tile: np.ndarray, layout: _Layout) -> tuple[tuple[int, int], float]:
+    """Offset ``(oy, ox)`` of the pilot in a folded tile, and the peak's height in standard
+    deviations of the circular cross-correlation surface (about 4 for noise)."""
     pilot = np.kron(layout.pilot, np.ones((_CANON_CELL, _CANON_CELL)))
     spectrum = np.fft.fft2(tile - tile.mean()) * np.conj(np.fft.fft2(pilot))
     surface = np.real(np.fft.ifft2(spectrum))
     oy, ox = np.unravel_index(int(np.argmax(surface)), surface.shape)
     sync = float((surface[oy, ox] - surface.mean()) / (surface.std() + 1e-12))
-    aligned = np.roll(tile, (-oy, -ox), axis=(0, 1))
+    return (int(oy), int(ox)), sync
+
+
+def _decode_aligned(tile: np.ndarray, offset: tuple[int, int], layout: _Layout) -> coding.Decoded:
+    """Read the chips of a folded tile at a known pilot offset, de-spread and decode them."""
+    aligned = np.roll(tile, (-offset[0], -offset[1]), axis=(0, 1))
     cells = aligned.reshape(GRID, _CANON_CELL, GRID, _CANON_CELL).mean(axis=(1, 3))
     pilot_gain = float(np.sum(cells * layout.pilot)) / cells.size
     chips = ((cells - pilot_gain * layout.pilot) * layout.spread).ravel()
     soft = np.bincount(layout.bit_of_cell, weights=chips, minlength=coding.CODED_BITS)
     scale = float(np.std(soft)) or 1.0
-    return coding.decode_soft(soft / scale), sync
+    return coding.decode_soft(soft / scale)
 
 
 def _confidence(decoded: coding.Decoded) -> float:
@@ -404,12 +435,43 @@ def _confidence(decoded: coding.Decoded) -> float:
     return float(np.clip(value, 0.0, 1.0))
 
 
+class _Pyramid:
+    """A residual image and its 2x and 4x area reductions, to rank candidate periods cheaply.
+
+    A candidate is folded at the coarsest level that still leaves 2 pixels per cell.
+    """
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.levels = [image]
+        for _ in range(2):
+            previous = self.levels[-1]
+            if min(previous.shape) < 96:
+                break
+            self.levels.append(
+                cv2.resize(previous, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+            )
+
+    def fold(self, period: tuple[float, float]) -> np.ndarray:
+        """The canonical tile ``(C, C)`` of `period` (full-resolution pixels)."""
+        level = 0
+        while level + 1 < len(self.levels) and min(period) / 2 ** (level + 1) >= 2 * GRID:
+            level += 1
+        image = self.levels[level]
+        scaled = (period[0] / 2**level, period[1] / 2**level)
+        return _fold(image, *_bins(image.shape, scaled))
+
+
 class _Accumulator:
-    """Evidence from a run of same-sized frames: spectra summed, sign residuals bit-packed."""
+    """Evidence from a run of same-sized frames.
+
+    The sign residuals are summed into one image (folding is linear, so folding the sum equals
+    summing the folds) and kept bit-packed per frame to count the frames that decode alone.
+    """
 
     def __init__(self) -> None:
         self.shape: tuple[int, int] | None = None
         self.packed: list[np.ndarray] = []
+        self.total: np.ndarray | None = None
         self.power: tuple[np.ndarray, np.ndarray] | None = None
 
     def add(self, frame: np.ndarray) -> None:
@@ -418,36 +480,38 @@ class _Accumulator:
             raise ValueError(f"frame size {frame.shape[:2]} differs from the first {self.shape}")
         res = residual(frame)
         power = _spectra(res)
-        self.shape = res.shape
-        self.power = (
-            power if self.power is None else (self.power[0] + power[0], self.power[1] + power[1])
-        )
+        if self.total is None:
+            self.shape, self.total, self.power = res.shape, res.copy(), power
+        else:
+            self.total += res
+            self.power = (self.power[0] + power[0], self.power[1] + power[1])
         self.packed.append(np.packbits(res > 0))
 
-    def residuals(self) -> Iterator[np.ndarray]:
+    def _frame_residuals(self) -> Iterator[np.ndarray]:
         size = self.shape[0] * self.shape[1]
         for packed in self.packed:
             bits = np.unpackbits(packed, count=size).astype(np.float32)
             yield (2.0 * bits - 1.0).reshape(self.shape)
 
     def detect(self, layout: _Layout) -> WatermarkResult:
-        """Decode the folded evidence of all frames at each candidate period."""
+        """Rank candidate periods by pilot sync on the summed residual; decode the best ones."""
         frames = len(self.packed)
-        best = WatermarkResult(False, None, 0.0, frames=frames)
         if self.shape is None or min(self.shape) < 48:
-            return best
+            return WatermarkResult(False, None, 0.0, frames=frames)
         acx = _autocorrelation(self.power[0], self.shape[1])
         acy = _autocorrelation(self.power[1], self.shape[0])
-        for period in _period_candidates(acx, acy, self.shape):
-            index, count = _bins(self.shape, period)
-            tiles = [_fold(res, index, count) for res in self.residuals()]
-            decoded, sync = _decode_tile(np.mean(tiles, axis=0), layout)
+        pyramid = _Pyramid(self.total)
+        periods = _period_candidates(acx, acy, self.shape)
+        ranked = sorted(periods, key=lambda p: -_synchronise(pyramid.fold(p), layout)[1])
+        best = WatermarkResult(False, None, 0.0, frames=frames)
+        for period in ranked[:_DECODED]:
+            tile = _fold(self.total, *_bins(self.shape, period))
+            offset, sync = _synchronise(tile, layout)
+            decoded = _decode_aligned(tile, offset, layout)
+            if sync >= _POLISH_SYNC and (decoded.payload is None or frames > 1):
+                sync, period, offset, tile = self._polish(period, layout)
+                decoded = _decode_aligned(tile, offset, layout)
             if decoded.payload is not None:
-                per_frame = (
-                    [_decode_tile(tile, layout)[0].payload for tile in tiles]
-                    if frames > 1
-                    else [decoded.payload]
-                )
                 return WatermarkResult(
                     found=True,
                     payload=decoded.payload,
@@ -455,11 +519,39 @@ class _Accumulator:
                     sync=sync,
                     period=period,
                     frames=frames,
-                    frames_found=sum(p == decoded.payload for p in per_frame),
+                    frames_found=self._frames_found(period, offset, layout, decoded.payload),
                 )
             if sync > best.sync:
                 best = WatermarkResult(False, None, _confidence(decoded), sync, period, frames)
         return best
+
+    def _polish(self, period: tuple[float, float], layout: _Layout) -> tuple:
+        """Refine a period by pilot sync on a small grid, one axis at a time.
+
+        Returns ``(sync, period, offset, tile)`` at the best period found.
+        """
+        best = None
+        for axis in (0, 1, 0):
+            base = best[1] if best else period
+            for step in (-0.3, -0.15, 0.0, 0.15, 0.3):
+                trial = (base[0] + step * (axis == 0), base[1] + step * (axis == 1))
+                tile = _fold(self.total, *_bins(self.shape, trial))
+                offset, sync = _synchronise(tile, layout)
+                if best is None or sync > best[0]:
+                    best = (sync, trial, offset, tile)
+        return best
+
+    def _frames_found(
+        self, period: tuple[float, float], offset: tuple[int, int], layout: _Layout, payload: bytes
+    ) -> int:
+        """How many frames decode `payload` on their own at the clip's period and offset."""
+        if len(self.packed) == 1:
+            return 1
+        bins = _bins(self.shape, period)
+        return sum(
+            _decode_aligned(_fold(res, *bins), offset, layout).payload == payload
+            for res in self._frame_residuals()
+        )
 
 
 def detect_watermark(frame: np.ndarray, key: WatermarkKey | None = None) -> WatermarkResult:
