@@ -39,6 +39,9 @@ def _register_commands() -> None:
     from facecast.provenance.commands import register as register_provenance
 
     register_provenance(app)
+    from facecast.neural.commands import register as register_neural
+
+    register_neural(app)
 
 
 def _quiet_native_logs() -> None:
