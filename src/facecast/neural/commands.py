@@ -50,8 +50,12 @@ def extract_command(
     ] = False,
 ) -> None:
     """Cut aligned faces with landmarks and masks out of SOURCES into a faceset folder."""
+    from facecast.errors import MediaError
     from facecast.neural.extract import ExtractSettings, extract_faceset
     from facecast.neural.faceset import save_faceset
+
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise MediaError("exists and is not an empty folder; refusing to overwrite", output)
 
     settings = ExtractSettings(
         size=size,
