@@ -172,26 +172,6 @@ def _write_matte(writer: VideoWriter | SequenceWriter, matte: np.ndarray) -> Non
         writer.write(np.round(matte * 65535.0).astype(np.uint16))
 
 
-class _Watermarker:
-    """Embeds the render id in frames of any dtype (the mark is computed on 8-bit values)."""
-
-    def __init__(self, render_id: str) -> None:
-        from facecast.provenance.watermark import WatermarkKey, embed_watermark
-
-        self._payload = bytes.fromhex(render_id)
-        self._key = WatermarkKey()
-        self._embed = embed_watermark
-
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
-        if frame.dtype == np.uint8:
-            return self._embed(frame, self._payload, self._key)
-        preview = to_uint8(frame)
-        delta = self._embed(preview, self._payload, self._key).astype(np.int16) - preview
-        if frame.dtype == np.uint16:
-            return np.clip(frame.astype(np.int32) + delta * 257, 0, 65535).astype(np.uint16)
-        return (frame + delta.astype(np.float32) / 255.0).astype(frame.dtype)
-
-
 def _swap_frame(
     frame: np.ndarray,
     faces: list[Face],
@@ -401,7 +381,12 @@ def _render_frames(
 ) -> int:
     """Second pass over the plate: swap, watermark and write every frame. Returns the number of
     frames in which at least one face was swapped."""
-    watermark = _Watermarker(render_id) if settings.watermark else None
+    watermark = None
+    if settings.watermark:
+        from facecast.provenance.watermark import WatermarkEmbedder, WatermarkKey
+
+        shape = (plate.info.height, plate.info.width)
+        watermark = WatermarkEmbedder(bytes.fromhex(render_id), WatermarkKey(), shape)
     target_set = set(targets)
     swapped = 0
     with ExitStack() as stack:
@@ -416,7 +401,7 @@ def _render_frames(
             new_frame, matte = _swap_frame(frame, faces, engine, settings.composite, hands)
             swapped += bool(matte.any())
             if watermark is not None:
-                new_frame = watermark(new_frame)
+                new_frame = watermark.apply(new_frame)
             writer.write(new_frame)
             if matte_writer is not None:
                 _write_matte(matte_writer, matte)

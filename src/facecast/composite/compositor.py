@@ -108,17 +108,17 @@ def build_matte(
     face: Face,
     settings: CompositeSettings,
     occluder: np.ndarray | None = None,
+    inside: np.ndarray | None = None,
 ) -> np.ndarray:
     """The face matte inside ``layer.box``: ``float32 (h, w)`` in [0, 1].
 
     `occluder` is a full-frame ``float32 (H, W)`` mask of things in front of the face (hands).
+    `inside` is the face outline mask of the box when the caller has it already.
     """
     width = _face_width(face.landmarks)
-    inside = face_outline_mask(face.landmarks, layer.box) * (layer.alpha > 0.5)
-    erode = max(1, round(settings.erode * width))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1))
-    inside = cv2.erode(inside.astype(np.float32), kernel)
-    matte = cv2.GaussianBlur(inside, (0, 0), max(0.5, settings.feather * width))
+    if inside is None:
+        inside = face_outline_mask(face.landmarks, layer.box) * (layer.alpha > 0.5)
+    matte = _erode_and_feather(inside, settings.erode * width, settings.feather * width)
     matte *= np.clip(layer.alpha, 0.0, 1.0)
     if layer.keep_plate is not None and layer.plate_warp is None:
         matte *= 1.0 - layer.keep_plate
@@ -126,6 +126,25 @@ def build_matte(
         x0, y0, x1, y1 = layer.box
         matte *= 1.0 - occluder[y0:y1, x0:x1]
     return np.clip(matte, 0.0, 1.0).astype(np.float32)
+
+
+def _erode_and_feather(mask: np.ndarray, erode: float, feather: float) -> np.ndarray:
+    """Pull a ``float32 (h, w)`` mask's edge in by `erode` pixels and soften it by `feather`.
+
+    Both are smooth operations at face scale, so they run on a half-size copy when the box is
+    large (four times cheaper, same result to a fraction of a level).
+    """
+    height, width = mask.shape
+    factor = 2 if min(height, width) >= 128 else 1
+    small = mask
+    if factor > 1:
+        small = cv2.resize(mask, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
+    radius = max(1, round(erode / factor))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    small = cv2.GaussianBlur(cv2.erode(small, kernel), (0, 0), max(0.5, feather / factor))
+    if factor == 1:
+        return small
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def _warped_plate(plate_box: np.ndarray, layer: FaceLayer) -> np.ndarray:
@@ -158,10 +177,11 @@ def composite_face(
     occluder
         Optional full-frame ``float32 (H, W)`` occluder mask in [0, 1].
     """
-    matte = build_matte(layer, face, settings, occluder)
+    inside = face_outline_mask(face.landmarks, layer.box) * (layer.alpha > 0.5)
+    matte = build_matte(layer, face, settings, occluder, inside)
     width = _face_width(face.landmarks)
     face_plate = _warped_plate(plate_box, layer)
-    skin = face_outline_mask(face.landmarks, layer.box) * (layer.alpha > 0.5)
+    skin = inside
     if layer.keep_plate is not None:
         skin *= layer.keep_plate < 0.05
     relit = transfer_lighting(

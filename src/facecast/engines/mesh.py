@@ -24,7 +24,7 @@ from facecast.engines.base import FaceLayer
 from facecast.mesh.frontal import face_scale, head_rotation, neutral_shape
 from facecast.mesh.regions import contour
 from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
-from facecast.mesh.warp import rasterize, sample
+from facecast.mesh.warp import MeshRaster, rasterize, sample, with_source
 
 #: Fraction of the face size added around the mesh's bounding box for the render box.
 BOX_MARGIN = 0.12
@@ -106,7 +106,7 @@ class MeshEngine:
         weight = sample(texture.weight, raster)
         alpha = raster.covered.astype(np.float32) * np.clip(weight * 20.0, 0.0, 1.0)
         keep = _eyes_and_mouth(points, box)
-        warp = None if points is face.landmarks else _plate_warp(points, face.landmarks, box)
+        warp = None if points is face.landmarks else _plate_warp(raster, face.landmarks, box)
         return FaceLayer(rgb=rgb, alpha=alpha, box=box, keep_plate=keep, plate_warp=warp)
 
     def target_landmarks(self, face: Face) -> np.ndarray:
@@ -125,12 +125,11 @@ class MeshEngine:
 
 
 def _plate_warp(
-    moved: np.ndarray, original: np.ndarray, box: tuple[int, int, int, int]
+    raster: MeshRaster, original: np.ndarray, box: tuple[int, int, int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Box-local maps taking each pixel of the moved face to the plate pixel it came from;
-    identity outside the mesh."""
-    surface = slice(0, NUM_SURFACE_POINTS)
-    raster = rasterize(moved[surface, :2], original[surface, :2], mesh_triangles(), box, step=2)
+    """Box-local maps taking each pixel of the moved face (covered by `raster`) to the plate
+    pixel it came from (``original`` landmarks); identity outside the mesh."""
+    raster = with_source(raster, original[:NUM_SURFACE_POINTS])
     x0, y0, x1, y1 = box
     ys, xs = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float32)
     covered = raster.covered

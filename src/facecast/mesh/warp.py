@@ -31,6 +31,7 @@ class MeshRaster:
     triangle_index: np.ndarray
     map_x: np.ndarray
     map_y: np.ndarray
+    _grid: tuple = ()  # (coarse index map, local dst points, triangles, step, full size)
 
     @property
     def covered(self) -> np.ndarray:
@@ -45,14 +46,26 @@ def _signed_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
 
 
 def _affine_maps(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """``float64 (T, 2, 3)`` affine maps taking each destination triangle onto its source one."""
-    count = len(triangles)
-    dst_h = np.concatenate([dst[triangles], np.ones((count, 3, 1))], axis=2)  # (T, 3, 3)
-    src_t = src[triangles].astype(np.float64)  # (T, 3, 2)
-    degenerate = np.abs(np.linalg.det(dst_h)) < 1e-9
-    dst_h[degenerate] = np.eye(3)
-    maps = np.linalg.solve(dst_h, src_t)  # (T, 3, 2): [x y 1] @ maps = src
-    return np.transpose(maps, (0, 2, 1))
+    """``float64 (T, 2, 3)`` affine maps taking each destination triangle onto its source one.
+
+    Closed form: the map sends the destination edge vectors onto the source ones, so its linear
+    part is ``S @ inv(D)`` with ``D``, ``S`` the 2x2 edge matrices (degenerate triangles get the
+    zero map; they cover no pixel).
+    """
+    d0, d1, d2 = (dst[triangles[:, k]].astype(np.float64) for k in range(3))
+    s0, s1, s2 = (src[triangles[:, k]].astype(np.float64) for k in range(3))
+    du, dv, su, sv = d1 - d0, d2 - d0, s1 - s0, s2 - s0
+    det = du[:, 0] * dv[:, 1] - du[:, 1] * dv[:, 0]
+    inv_det = np.where(np.abs(det) > 1e-9, 1.0 / np.where(det == 0, 1.0, det), 0.0)
+    # inverse of D = [du dv] (columns): [[dv_y, -dv_x], [-du_y, du_x]] / det
+    inv = (
+        np.stack([np.stack([dv[:, 1], -dv[:, 0]], 1), np.stack([-du[:, 1], du[:, 0]], 1)], 1)
+        * inv_det[:, None, None]
+    )
+    edges = np.stack([su, sv], axis=2)  # (T, 2, 2): columns su, sv
+    linear = edges @ inv  # (T, 2, 2)
+    offset = s0 - np.einsum("tij,tj->ti", linear, d0)
+    return np.concatenate([linear, offset[:, :, None]], axis=2)
 
 
 def rasterize(
@@ -113,19 +126,37 @@ def rasterize(
     for t in visible:
         cv2.fillConvexPoly(index_map, fixed[triangles[t]], int(t), cv2.LINE_8, _SUBPIXEL_BITS)
 
+    grid = (index_map, local, triangles, step, full_size)
+    full_index = index_map
+    if step > 1:
+        full_index = cv2.resize(
+            index_map.astype(np.float32), full_size, interpolation=cv2.INTER_NEAREST
+        ).astype(np.int32)
+    return MeshRaster(full_index, *_source_maps(grid, src_points), _grid=grid)
+
+
+def _source_maps(grid: tuple, src_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Full-size ``float32`` maps into `src_points`' space for a rasterised coverage grid."""
+    index_map, local, triangles, step, full_size = grid
     maps = _affine_maps(local, src_points[:, :2], triangles).astype(np.float32)
-    safe_index = np.maximum(index_map, 0)
+    height, width = index_map.shape
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    m = maps[safe_index]  # (h, w, 2, 3)
+    m = maps[np.maximum(index_map, 0)]  # (h, w, 2, 3)
     map_x = m[..., 0, 0] * xs + m[..., 0, 1] * ys + m[..., 0, 2]
     map_y = m[..., 1, 0] * xs + m[..., 1, 1] * ys + m[..., 1, 2]
     if step == 1:
-        return MeshRaster(index_map, map_x.astype(np.float32), map_y.astype(np.float32))
-    upscale = lambda a, how: cv2.resize(a, full_size, interpolation=how)  # noqa: E731
+        return map_x, map_y
+    return (
+        cv2.resize(map_x, full_size, interpolation=cv2.INTER_LINEAR),
+        cv2.resize(map_y, full_size, interpolation=cv2.INTER_LINEAR),
+    )
+
+
+def with_source(raster: MeshRaster, src_points: np.ndarray) -> MeshRaster:
+    """The same coverage as `raster`, mapped into another source: ``src_points (N, 2)`` give the
+    same vertices in that source. Cheaper than rasterising again (no triangle filling)."""
     return MeshRaster(
-        upscale(index_map.astype(np.float32), cv2.INTER_NEAREST).astype(np.int32),
-        upscale(map_x.astype(np.float32), cv2.INTER_LINEAR),
-        upscale(map_y.astype(np.float32), cv2.INTER_LINEAR),
+        raster.triangle_index, *_source_maps(raster._grid, src_points), _grid=raster._grid
     )
 
 
