@@ -241,3 +241,17 @@ def test_character_without_a_face_is_refused(shots, tmp_path):
     cv2.imwrite(str(folder / "refs" / "wall.png"), np.full((200, 200, 3), 128, np.uint8))
     with pytest.raises(FacecastError, match="no reference photo holds a face"):
         write_report(shots["plate"], shots["plate"], folder, tmp_path / "r", progress=False)
+
+
+def test_same_inputs_give_byte_identical_reports(shots, character, tmp_path):
+    for name in ("a", "b"):
+        write_report(
+            shots["every_third"],
+            shots["plate"],
+            character,
+            tmp_path / name,
+            progress=False,
+            max_frames=4,
+        )
+    for file in (REPORT_JSON, REPORT_HTML):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()

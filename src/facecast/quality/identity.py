@@ -167,25 +167,57 @@ def load_gallery(
     FacecastError
         If `gallery_dir` is not a folder.
     """
+    people, skipped = load_people(models, gallery_dir)
+    kept, left_out = exclude_character(people, character, source_hashes)
+    return kept, skipped + left_out
+
+
+def exclude_character(
+    people: Iterable[Person], character: Person, source_hashes: Iterable[str] = ()
+) -> tuple[tuple[Person, ...], list[str]]:
+    """Drop the gallery people who are the character (see `load_gallery`).
+
+    Returns
+    -------
+    tuple
+        The remaining people and one ``"name: reason"`` line per person left out.
+    """
+    ref_hashes = {_sha256(Path(s)) for s in character.sources} | set(source_hashes)
+    kept, left_out = [], []
+    for person in people:
+        if any(_sha256(Path(p)) in ref_hashes for p in person.sources):
+            left_out.append(f"{person.name}: same photo as a character ref; left out")
+        elif distance_to(character, person.descriptors).min() < GALLERY_DUPLICATE_DISTANCE:
+            left_out.append(f"{person.name}: the character's own face; left out")
+        else:
+            kept.append(person)
+    return tuple(kept), left_out
+
+
+def load_people(models: QualityModels, gallery_dir: Path) -> tuple[list[Person], list[str]]:
+    """Every person of a gallery folder: a subfolder of photos, or one top-level image, each.
+
+    Returns
+    -------
+    tuple
+        The people (with at least one usable photo) and the skipped photos (``"path: reason"``).
+
+    Raises
+    ------
+    FacecastError
+        If `gallery_dir` is not a folder.
+    """
     if not gallery_dir.is_dir():
         raise FacecastError("gallery is not a folder", gallery_dir)
     groups = [(p.name, _images_in(p)) for p in sorted(gallery_dir.iterdir()) if p.is_dir()]
     groups += [(p.stem, [p]) for p in _images_in(gallery_dir)]
-    ref_hashes = {_sha256(Path(s)) for s in character.sources} | set(source_hashes)
     people, skipped = [], []
     for name, photos in groups:
-        if any(_sha256(p) in ref_hashes for p in photos):
-            skipped.append(f"{gallery_dir / name}: same photo as a character ref; left out")
-            continue
         person, bad = _person_from(models, name, photos)
         skipped += bad
-        if person is None:
-            continue
-        if distance_to(character, person.descriptors).min() < GALLERY_DUPLICATE_DISTANCE:
-            skipped.append(f"{gallery_dir / name}: the character's own face; left out")
-            continue
-        people.append(person)
-    return tuple(people), skipped
+        if person is not None:
+            people.append(person)
+    return people, skipped
 
 
 def load_references(

@@ -63,6 +63,8 @@ class ShotMeasurement:
         The matte file used for the face region, or ``None`` when it was derived from landmarks.
     actor
         The plate face's mean descriptor (a retrieval candidate), ``None`` if no face was seen.
+    max_frames
+        The frame limit the shot was measured with, if any.
     """
 
     frames: list[FrameMetrics]
@@ -72,6 +74,7 @@ class ShotMeasurement:
     stride: int
     matte: Path | None = None
     actor: Person | None = None
+    max_frames: int | None = None
 
 
 @dataclass
@@ -144,7 +147,7 @@ def measure_shot(
             on_frame(index)
     actor = _retrieval(records, track, references)
     return ShotMeasurement(
-        records, plate_shot.info, output_shot.info, references, stride, matte, actor
+        records, plate_shot.info, output_shot.info, references, stride, matte, actor, max_frames
     )
 
 

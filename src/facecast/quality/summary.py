@@ -373,6 +373,7 @@ def _frame_counts(shot: ShotMeasurement) -> dict:
         "occluded": sum("occluded" in r.flags for r in frames),
         "unchanged": sum("unchanged" in r.flags for r in frames),
         "identity_sampled": sum(r.identity_sampled for r in frames),
+        "identity_skipped": sum(r.status != "no_face" and not r.identity_sampled for r in frames),
         "stride": shot.stride,
     }
 
@@ -390,12 +391,22 @@ def _notes(shot: ShotMeasurement) -> list[str]:
         "no matte given, so seam and untouched-pixel values are estimates",
         "Pose, expression and identity use dlib (independent of the engine's mediapipe mesh)",
     ]
+    if shot.matte is None:
+        notes.append("Occlusion is judged from the matte's coverage; without a matte it is not")
     notes += [f"Skipped photo {s}" for s in refs.skipped]
+    expected = min(shot.output.frame_count, shot.plate.frame_count, shot.max_frames or 1 << 62)
     if shot.output.frame_count != shot.plate.frame_count:
         notes.append(
             f"Output has {shot.output.frame_count} frames, plate {shot.plate.frame_count}; "
             f"compared the first {len(shot.frames)}"
         )
+    elif len(shot.frames) < expected:
+        notes.append(
+            f"Only {len(shot.frames)} of {expected} frames could be compared "
+            "(the matte or a shot ended early)"
+        )
+    if shot.max_frames is not None:
+        notes.append(f"Measured the first {shot.max_frames} frames only (--frames)")
     return notes
 
 
