@@ -183,7 +183,7 @@ def _format_row(row: dict) -> str:
 
 def _table(rows: list[dict]) -> str:
     header = (
-        f"{'clip':<26} {'char':<5} {'face/frames':<10}"
+        f"{'clip':<26} {'char':<5} {'face/frm':<10}"
         + "".join(f"{label:>9}" for label, _, _ in COLUMNS)
         + f"{'plate→ch':>9}{'swapfps':>8}{'repfps':>8}  status"
     )
