@@ -51,4 +51,4 @@ def laplacian_blend(
 
 def blend_reach(levels: int) -> int:
     """Pixels beyond the alpha's support that a `levels`-deep pyramid blend can change."""
-    return 2 ** (levels + 1)
+    return 2 ** (levels + 2)

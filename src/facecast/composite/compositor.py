@@ -194,11 +194,18 @@ def composite_face(
     if layer.plate_warp is not None and layer.keep_plate is not None:
         keep = layer.keep_plate[..., None]
         relit = relit * (1.0 - keep) + face_plate * keep
+    # where the engine drew nothing, the foreground is the plate: no artificial edge at the
+    # mesh border for the pyramid's bands to ring on
+    coverage = layer.alpha[..., None]
+    relit = face_plate + coverage * (relit - face_plate)
     if settings.blend == "feather":
         rgb = matte[..., None] * relit + (1.0 - matte[..., None]) * plate_box
         return CompositedFace(layer.box, rgb.astype(np.float32), matte)
     blended = laplacian_blend(relit, plate_box, matte, settings.pyramid_levels)
+    # coarse bands reach beyond the matte; fade the blend out smoothly there so that pixels
+    # farther than `reach` from the matte are exactly the plate's, with no visible boundary
     reach = blend_reach(settings.pyramid_levels)
-    support = cv2.dilate((matte > 1e-3).astype(np.uint8), np.ones((2 * reach + 1,) * 2, np.uint8))
-    rgb = np.where(support[..., None].astype(bool), np.clip(blended, 0.0, 1.0), plate_box)
+    support = cv2.dilate((matte > 1e-3).astype(np.uint8), np.ones((reach + 1,) * 2, np.uint8))
+    fade = cv2.GaussianBlur(support.astype(np.float32), (0, 0), reach / 4)[..., None]
+    rgb = plate_box + fade * (np.clip(blended, 0.0, 1.0) - plate_box)
     return CompositedFace(layer.box, rgb.astype(np.float32), matte)

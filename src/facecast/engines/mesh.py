@@ -52,14 +52,16 @@ class MeshEngine:
             raise ValueError(f"shape_strength must lie in [0, 1], got {shape_strength}")
         self.shape_strength = shape_strength
         self._character: Character | None = None
+        self._coverage: np.ndarray | None = None
         self._triangles = mesh_triangles()
         self._actor_neutral: dict[int, np.ndarray] = {}
         self._movable = np.ones(NUM_LANDMARKS, bool)
         self._movable[contour("face_oval")] = False
 
     def prepare(self, character: Character) -> None:
-        """Keep the character's texture and neutral shape for rendering."""
+        """Keep the character's texture and neutral shape; derive the soft coverage texture."""
         self._character = character
+        self._coverage = coverage_alpha(character.texture.weight)
 
     def prepare_track(self, track_id: int, faces: list[Face]) -> None:
         """Learn the actor's neutral shape on this track (median over its frames)."""
@@ -103,8 +105,7 @@ class MeshEngine:
         if not raster.covered.any():
             return None
         rgb = sample(texture.image, raster)
-        weight = sample(texture.weight, raster)
-        alpha = raster.covered.astype(np.float32) * np.clip(weight * 20.0, 0.0, 1.0)
+        alpha = sample(self._coverage, raster)
         keep = _eyes_and_mouth(points, box)
         warp = None if points is face.landmarks else _plate_warp(raster, face.landmarks, box)
         return FaceLayer(rgb=rgb, alpha=alpha, box=box, keep_plate=keep, plate_warp=warp)
@@ -122,6 +123,15 @@ class MeshEngine:
         moved = face.landmarks.astype(np.float64)
         moved[self._movable] += self.shape_strength * offset[self._movable]
         return moved.astype(np.float32)
+
+
+def coverage_alpha(weight: np.ndarray) -> np.ndarray:
+    """Texture-space alpha from the references' coverage ``float32 (S, S)``: 1 wherever some
+    reference shows skin, falling to 0 over about 1/20 of the texture where none does (under a
+    fringe of hair), so the actor's own relit skin shows there without a hard edge."""
+    size = weight.shape[0]
+    soft = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), size / 64)
+    return np.clip((soft - 0.05) * 8.0, 0.0, 1.0).astype(np.float32)
 
 
 def _plate_warp(
