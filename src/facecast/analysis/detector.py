@@ -1,15 +1,16 @@
 """Find every face in a frame and fit the 478-point mesh to each one.
 
 Route: mediapipe's full-range face detector (``model_selection=1``, good down to small and far
-faces) proposes boxes on the whole frame; each box is cut out as a square crop, scaled to
-`CROP_SIZE`, and mediapipe's face mesh (with iris refinement) runs on the crop. Its landmarks
-are mapped back to full-frame pixels. Running the mesh on an upscaled crop is what makes
-50-70 px faces in a crowd shot work: the mesh's own detector is short-range and would miss them
-on the full frame.
+faces) proposes boxes and eye positions on the whole frame; each becomes a rotated square
+region (`landmarks.Roi`) in which the face-mesh landmark network runs (`landmarks.LandmarkModel`)
+on a crop, mapped back to full-frame pixels. Skipping the mesh's own short-range detector is
+what makes 50-70 px faces in a crowd shot and faces looking down or away work.
 
-In video mode (``static_images=False``) the analyzer reuses the previous frame's landmarks as
-this frame's crops, as mediapipe's own tracking does, and runs the full-frame detector only
-every `detect_every` frames or when a face was lost, which roughly halves the cost per frame.
+In video mode (``static_images=False``) the analyzer takes this frame's regions from the
+previous frame's landmarks, as mediapipe's own tracking mode does, and runs the full-frame
+detector only every `detect_every` frames (to find faces entering the shot) or when a face was
+lost. Reference photos (``static_images=True``) get a second landmark pass in the region of the
+first pass's landmarks, which centres and levels the face as tracking would.
 """
 
 from __future__ import annotations
@@ -20,24 +21,18 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from mediapipe.python.solutions import face_detection as mp_face_detection
-from mediapipe.python.solutions import face_mesh as mp_face_mesh
 
-from facecast.analysis.face import NUM_LANDMARKS, Face
+from facecast.analysis.face import Face
 from facecast.analysis.geometry import box_iou, landmark_box
+from facecast.analysis.landmarks import LandmarkModel, Roi, roi_from_landmarks, roi_from_points
 from facecast.analysis.pose import head_pose
 
-__all__ = ["CROP_SIZE", "FaceAnalyzer"]
+__all__ = ["FaceAnalyzer"]
 
-#: Side in pixels of the square crop the face mesh sees.
-CROP_SIZE = 256
 #: Longest side the full-frame detector sees (its network input is 192 px anyway).
 DETECT_MAX_SIDE = 1280
-#: Crop side as a multiple of a detector box / of a landmark box.
-_DETECTION_MARGIN = 1.9
-_LANDMARK_MARGIN = 1.6
-#: A mesh found in a crop belongs to that crop's face only if its centre lies this close to the
-#: crop's centre (fraction of the crop side); otherwise it is a neighbour's face.
-_CENTRE_TOLERANCE = 0.22
+#: Detections from overlapping windows that overlap more than this are one face.
+_DUPLICATE_DETECTION_IOU = 0.3
 #: Boxes overlapping more than this are one face.
 _SAME_FACE_IOU = 0.45
 
@@ -46,7 +41,8 @@ _SAME_FACE_IOU = 0.45
 class _Region:
     """A square area that should hold one face, with where it came from."""
 
-    box: np.ndarray  # float32 (4,) x0, y0, x1, y1
+    roi: Roi
+    box: np.ndarray  # float32 (4,) the face box it came from: x0, y0, x1, y1
     score: float
     from_detector: bool
 
@@ -69,6 +65,10 @@ class FaceAnalyzer:
         entering the shot are found within that delay).
     min_detection_confidence
         Threshold of the full-range face detector, in [0, 1].
+    detect_tiles
+        Besides the whole frame, run the detector on a ``detect_tiles`` x ``detect_tiles`` grid
+        of overlapping windows, which finds faces of about 25-40 px that it misses at full-frame
+        scale (``1`` turns this off and makes detection about 5 x cheaper).
 
     Notes
     -----
@@ -83,6 +83,7 @@ class FaceAnalyzer:
         static_images: bool = False,
         detect_every: int = 8,
         min_detection_confidence: float = 0.5,
+        detect_tiles: int = 2,
     ) -> None:
         if max_faces < 1:
             raise ValueError(f"max_faces must be >= 1, got {max_faces}")
@@ -90,17 +91,13 @@ class FaceAnalyzer:
         self.min_face_size = min_face_size
         self.static_images = static_images
         self.detect_every = max(1, detect_every)
+        self.detect_tiles = detect_tiles
         self._detector = mp_face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=min_detection_confidence
         )
-        self._mesh = mp_face_mesh.FaceMesh(
-            static_image_mode=True,
-            max_num_faces=2,
-            refine_landmarks=True,
-            min_detection_confidence=0.5,
-        )
+        self._mesh = LandmarkModel()
         self._previous: list[Face] = []
-        self._since_detection = 0
+        self._since_search: int | None = None
         self._lost = False
         #: Faces seen but not landmarked in the last `detect` call: ``{bbox, score, reason}``.
         self.last_skipped: list[dict] = []
@@ -122,7 +119,7 @@ class FaceAnalyzer:
     def reset(self) -> None:
         """Forget the previous frame's faces (call at a shot cut)."""
         self._previous = []
-        self._since_detection = 0
+        self._since_search = None
         self._lost = False
 
     # -- per frame ---------------------------------------------------------------------------
@@ -144,62 +141,86 @@ class FaceAnalyzer:
         self.timings["frames"] += 1
         self.last_skipped = []
         regions = self._hint_regions()
-        if self._should_detect():
-            regions = _merge(regions, self._detect_regions(frame))
-            self._since_detection = 0
+        full_search = self._full_search_due()
+        if full_search:
+            regions = _merge(regions, self._detect_regions(frame, self.detect_tiles))
+            self._since_search = 0
         else:
-            self._since_detection += 1
+            self._since_search = (self._since_search or 0) + 1
+            if not self._previous or self._lost:
+                regions = _merge(regions, self._detect_regions(frame, 1))
         self._lost = False
         faces = self._landmark_regions(frame, regions)
         if not self.static_images:
             self._previous = faces
         return faces
 
-    def _should_detect(self) -> bool:
-        if self.static_images or not self._previous or self._lost:
+    def _full_search_due(self) -> bool:
+        """Whether this frame gets the full search (whole frame and tiles).
+
+        It runs on the first frame, after `reset`, and every `detect_every` frames. In between,
+        a frame with no followed face, or where a face was lost, gets the cheap whole-frame
+        pass only (one network run, about 7 ms of CPU).
+        """
+        if self.static_images or self._since_search is None:
             return True
-        return self._since_detection + 1 >= self.detect_every
+        return self._since_search + 1 >= self.detect_every
 
     def _hint_regions(self) -> list[_Region]:
         if self.static_images:
             return []
-        return [_Region(_square(f.bbox, _LANDMARK_MARGIN), f.score, False) for f in self._previous]
+        return [
+            _Region(roi_from_landmarks(f.landmarks), f.bbox, f.score, False) for f in self._previous
+        ]
 
-    def _detect_regions(self, frame: np.ndarray) -> list[_Region]:
+    def _detect_regions(self, frame: np.ndarray, tiles: int) -> list[_Region]:
         started = time.perf_counter()
-        height, width = frame.shape[:2]
+        found: list[tuple[np.ndarray, float, np.ndarray, np.ndarray]] = []
+        for x0, y0, x1, y1 in _windows(frame.shape[:2], tiles):
+            found.extend(self._detect_in(frame, x0, y0, x1, y1))
+        self.timings["detect"] += time.perf_counter() - started
+        regions: list[_Region] = []
+        for box, score, right_eye, left_eye in sorted(found, key=lambda d: -d[1]):
+            if any(box_iou(box, kept.box) > _DUPLICATE_DETECTION_IOU for kept in regions):
+                continue  # the same face seen by an overlapping window
+            if _side(box) < self.min_face_size:
+                self.last_skipped.append(_skip(box, score, "too small"))
+                continue
+            regions.append(_Region(roi_from_points(box, right_eye, left_eye), box, score, True))
+        return regions
+
+    def _detect_in(
+        self, frame: np.ndarray, x0: int, y0: int, x1: int, y1: int
+    ) -> list[tuple[np.ndarray, float, np.ndarray, np.ndarray]]:
+        """Run the detector on a window of the frame: ``(box, score, right eye, left eye)``."""
+        window = frame[y0:y1, x0:x1]
+        height, width = window.shape[:2]
         scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
-        small = frame
         if scale < 1.0:
             size = (round(width * scale), round(height * scale))
-            small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-        result = self._detector.process(small)
-        self.timings["detect"] += time.perf_counter() - started
-        regions = []
+            window = cv2.resize(window, size, interpolation=cv2.INTER_AREA)
+        result = self._detector.process(np.ascontiguousarray(window))
+        found = []
         for detection in result.detections or []:
             rel = detection.location_data.relative_bounding_box
             box = np.asarray(
-                [
-                    rel.xmin * width,
-                    rel.ymin * height,
-                    (rel.xmin + rel.width) * width,
-                    (rel.ymin + rel.height) * height,
-                ],
-                np.float32,
+                [rel.xmin, rel.ymin, rel.xmin + rel.width, rel.ymin + rel.height], np.float32
             )
-            score = float(detection.score[0])
-            side = float(max(box[2] - box[0], box[3] - box[1]))
-            if side < self.min_face_size:
-                self.last_skipped.append(_skip(box, score, "too small"))
-                continue
-            regions.append(_Region(_square(box, _DETECTION_MARGIN), score, True))
-        return regions
+            box = box * np.float32([width, height, width, height]) + np.float32([x0, y0, x0, y0])
+            eyes = [
+                np.asarray([x0 + k.x * width, y0 + k.y * height], np.float32)
+                for k in detection.location_data.relative_keypoints[:2]
+            ]
+            found.append((box, float(detection.score[0]), eyes[0], eyes[1]))
+        return found
 
     def _landmark_regions(self, frame: np.ndarray, regions: list[_Region]) -> list[Face]:
         started = time.perf_counter()
         faces: list[Face] = []
         for region in sorted(regions, key=lambda r: -_side(r.box))[: self.max_faces * 2]:
-            landmarks = self._mesh_in(frame, region.box)
+            landmarks = self._mesh.landmarks(frame, region.roi)
+            if landmarks is not None and self.static_images:
+                landmarks = self._mesh.landmarks(frame, roi_from_landmarks(landmarks))
             if landmarks is None:
                 if region.from_detector:
                     self.last_skipped.append(_skip(region.box, region.score, "no landmarks"))
@@ -217,36 +238,6 @@ class FaceAnalyzer:
         faces.sort(key=lambda f: -f.size)
         return faces[: self.max_faces]
 
-    def _mesh_in(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
-        """Run the face mesh on the square crop `box`; landmarks in frame pixels, or None."""
-        side = float(box[2] - box[0])
-        scale = CROP_SIZE / side
-        affine = np.asarray([[scale, 0, -box[0] * scale], [0, scale, -box[1] * scale]], np.float32)
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        crop = cv2.warpAffine(
-            frame,
-            affine,
-            (CROP_SIZE, CROP_SIZE),
-            flags=interpolation,
-            borderMode=cv2.BORDER_CONSTANT,
-        )
-        result = self._mesh.process(crop)
-        if not result.multi_face_landmarks:
-            return None
-        best, best_distance = None, _CENTRE_TOLERANCE
-        for candidate in result.multi_face_landmarks:
-            points = np.asarray([(p.x, p.y, p.z) for p in candidate.landmark], np.float32)
-            centre = (points[:, :2].min(axis=0) + points[:, :2].max(axis=0)) / 2
-            distance = float(np.abs(centre - 0.5).max())
-            if distance < best_distance and len(points) == NUM_LANDMARKS:
-                best, best_distance = points, distance
-        if best is None:
-            return None
-        landmarks = best * np.float32(side)
-        landmarks[:, 0] += box[0]
-        landmarks[:, 1] += box[1]
-        return landmarks.astype(np.float32)
-
 
 def _check_frame(frame: np.ndarray) -> None:
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
@@ -259,25 +250,41 @@ def _side(box: np.ndarray) -> float:
     return float(max(box[2] - box[0], box[3] - box[1]))
 
 
-def _square(box: np.ndarray, margin: float) -> np.ndarray:
-    """Square box with side ``margin`` x the larger side of `box`, same centre."""
-    centre_x, centre_y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    half = _side(box) * margin / 2
-    return np.asarray(
-        [centre_x - half, centre_y - half, centre_x + half, centre_y + half], np.float32
-    )
-
-
 def _merge(hints: list[_Region], detections: list[_Region]) -> list[_Region]:
     """Hints (precise, from landmarks) win; detections add the faces no hint covers."""
     merged = list(hints)
     for detection in detections:
-        covered = [h for h in hints if box_iou(h.box, detection.box) > 0.25]
+        covered = [h for h in hints if _inside(detection.box, h.box)]
         for hint in covered:
             hint.score = detection.score
         if not covered:
             merged.append(detection)
     return merged
+
+
+def _windows(shape: tuple[int, ...], tiles: int) -> list[tuple[int, int, int, int]]:
+    """The whole frame, then a ``tiles`` x ``tiles`` grid of windows overlapping by a third.
+
+    The full-range detector sees every window at 192 px, so a tile shows a small face `tiles`
+    times larger than the whole frame does.
+    """
+    height, width = int(shape[0]), int(shape[1])
+    windows = [(0, 0, width, height)]
+    if tiles < 2:
+        return windows
+    tile_w, tile_h = round(width / tiles * 4 / 3), round(height / tiles * 4 / 3)
+    for row in range(tiles):
+        for column in range(tiles):
+            x0 = round(column * (width - tile_w) / (tiles - 1))
+            y0 = round(row * (height - tile_h) / (tiles - 1))
+            windows.append((x0, y0, x0 + tile_w, y0 + tile_h))
+    return windows
+
+
+def _inside(box: np.ndarray, outer: np.ndarray) -> bool:
+    """Whether the centre of `box` lies inside `outer` (both ``x0, y0, x1, y1``)."""
+    centre_x, centre_y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return bool(outer[0] <= centre_x <= outer[2] and outer[1] <= centre_y <= outer[3])
 
 
 def _skip(box: np.ndarray, score: float, reason: str) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ def iter_analysis(
     analyzer: FaceAnalyzer,
     tracker: FaceTracker | None = None,
     cuts: CutDetector | None = None,
+    min_track_frames: int = 3,
 ) -> Iterator[FrameAnalysis]:
     """Detect, landmark and track the faces of every frame of `plate`, streaming.
 
@@ -85,7 +87,13 @@ def iter_analysis(
     tracker
         Defaults to a `FaceTracker` at the plate's frame rate.
     cuts
-        Defaults to a `CutDetector` with its default threshold.
+        Defaults to a `CutDetector` with its default settings.
+    min_track_frames
+        A track must hold a face in this many frames within ``2 * min_track_frames``
+        consecutive frames to be reported; faces of shorter tracks (one-frame false detections
+        on textures, robots, posters) move to ``skipped`` with reason ``"short track"``.
+        Results are therefore yielded ``2 * min_track_frames`` frames late (a few frames are
+        held in memory). ``1`` reports everything at once.
 
     Yields
     ------
@@ -94,6 +102,25 @@ def iter_analysis(
     """
     tracker = tracker or FaceTracker(plate.info.fps)
     cuts = cuts or CutDetector()
+    results = _analyse(plate, analyzer, tracker, cuts)
+    if min_track_frames <= 1:
+        yield from results
+        return
+    delay = 2 * min_track_frames
+    counts: Counter[int] = Counter()
+    pending: deque[FrameAnalysis] = deque()
+    for result in results:
+        counts.update(face.track_id for face in result.faces)
+        pending.append(result)
+        if len(pending) > delay:
+            yield _confirmed(pending.popleft(), counts, min_track_frames)
+    while pending:
+        yield _confirmed(pending.popleft(), counts, min_track_frames)
+
+
+def _analyse(
+    plate: Plate, analyzer: FaceAnalyzer, tracker: FaceTracker, cuts: CutDetector
+) -> Iterator[FrameAnalysis]:
     for index, raw in enumerate(plate.frames()):
         frame = to_uint8(raw)
         cut = cuts.is_cut(frame)
@@ -103,6 +130,25 @@ def iter_analysis(
         faces = tracker.update(index, frame, analyzer.detect(frame))
         skipped = [{"frame_index": index, **s} for s in analyzer.last_skipped]
         yield FrameAnalysis(index, frame, faces, skipped, cut)
+
+
+def _confirmed(result: FrameAnalysis, counts: Counter[int], min_frames: int) -> FrameAnalysis:
+    """Move the faces of tracks seen fewer than `min_frames` times to ``skipped``."""
+    kept = [face for face in result.faces if counts[face.track_id] >= min_frames]
+    if len(kept) == len(result.faces):
+        return result
+    for face in result.faces:
+        if counts[face.track_id] < min_frames:
+            result.skipped.append(
+                {
+                    "frame_index": result.index,
+                    "bbox": [round(float(v), 2) for v in face.bbox],
+                    "score": round(float(face.score), 4),
+                    "reason": "short track",
+                }
+            )
+    result.faces = kept
+    return result
 
 
 @dataclass
