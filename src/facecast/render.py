@@ -198,9 +198,10 @@ def _swap_frame(
         if layer is None:
             continue
         x0, y0, x1, y1 = layer.box
-        plate_box = to_unit_float(output[y0:y1, x0:x1])
-        result = composite_face(plate_box, layer, face, settings, occluder)
-        output[y0:y1, x0:x1] = from_unit_float(result.rgb, frame.dtype)
+        original = output[y0:y1, x0:x1]
+        result = composite_face(to_unit_float(original), layer, face, settings, occluder)
+        new = from_unit_float(result.rgb, frame.dtype)
+        output[y0:y1, x0:x1] = np.where(result.changed[..., None], new, original)
         matte[y0:y1, x0:x1] = np.maximum(matte[y0:y1, x0:x1], result.matte)
     return output, matte
 
@@ -287,7 +288,7 @@ def render_shot(
     render_id = compute_render_id(inputs, recorded, versions)
 
     started = time.perf_counter()
-    unsigned = output.with_name(f".{output.stem}.unsigned{output.suffix}")
+    unsigned = output.with_name(f".{output.stem}-unsigned{output.suffix}")
     swapped = _render_frames(
         plate, tracks, targets, engine, settings, unsigned, matte_path, render_id, progress
     )

@@ -66,27 +66,37 @@ class CompositedFace:
         ``float32 (h, w, 3)`` in [0, 1]: the final pixels of the box.
     matte
         ``float32 (h, w)`` in [0, 1]: how much of the character each pixel holds.
+    changed
+        ``bool (h, w)``: pixels the composite may differ from the plate in (the matte plus the
+        blend's reach); every other pixel of the box must be pasted back untouched.
     """
 
     box: tuple[int, int, int, int]
     rgb: np.ndarray
     matte: np.ndarray
+    changed: np.ndarray
 
 
 def to_unit_float(pixels: np.ndarray) -> np.ndarray:
-    """``uint8``/``uint16``/``float32`` RGB to ``float32`` in [0, 1] (float input is clipped)."""
+    """Plate pixels to display-referred ``float32`` RGB in [0, 1] for compositing.
+
+    ``uint8``/``uint16`` are scaled; ``float32`` (scene-linear EXR) is clipped to [0, 1] and
+    encoded with the sRGB curve, since the light transfer works on display-referred values.
+    """
     if pixels.dtype in _MAX_VALUE:
         return pixels.astype(np.float32) / _MAX_VALUE[pixels.dtype]
-    return np.clip(pixels.astype(np.float32), 0.0, 1.0)
+    linear = np.clip(pixels.astype(np.float32), 0.0, 1.0)
+    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
 
 
 def from_unit_float(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Inverse of `to_unit_float` for the plate's dtype (rounded, clipped)."""
+    """Inverse of `to_unit_float` for the plate's dtype (rounded and clipped for integers)."""
     dtype = np.dtype(dtype)
+    encoded = np.clip(pixels, 0.0, 1.0)
     if dtype in _MAX_VALUE:
-        top = _MAX_VALUE[dtype]
-        return np.round(np.clip(pixels, 0.0, 1.0) * top).astype(dtype)
-    return pixels.astype(dtype)
+        return np.round(encoded * _MAX_VALUE[dtype]).astype(dtype)
+    linear = np.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4)
+    return linear.astype(dtype)
 
 
 def face_outline_mask(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -200,7 +210,7 @@ def composite_face(
     relit = face_plate + coverage * (relit - face_plate)
     if settings.blend == "feather":
         rgb = matte[..., None] * relit + (1.0 - matte[..., None]) * plate_box
-        return CompositedFace(layer.box, rgb.astype(np.float32), matte)
+        return CompositedFace(layer.box, rgb.astype(np.float32), matte, matte > 0)
     blended = laplacian_blend(relit, plate_box, matte, settings.pyramid_levels)
     # coarse bands reach beyond the matte; fade the blend out smoothly there so that pixels
     # farther than `reach` from the matte are exactly the plate's, with no visible boundary
@@ -208,4 +218,4 @@ def composite_face(
     support = cv2.dilate((matte > 1e-3).astype(np.uint8), np.ones((reach + 1,) * 2, np.uint8))
     fade = cv2.GaussianBlur(support.astype(np.float32), (0, 0), reach / 4)[..., None]
     rgb = plate_box + fade * (np.clip(blended, 0.0, 1.0) - plate_box)
-    return CompositedFace(layer.box, rgb.astype(np.float32), matte)
+    return CompositedFace(layer.box, rgb.astype(np.float32), matte, fade[..., 0] > 0)
