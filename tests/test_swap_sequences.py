@@ -1,4 +1,4 @@
-"""Film plates: a 16-bit PNG sequence stays 16-bit through the swap, pixels off the face untouched."""
+"""Film plates: a 16-bit PNG sequence stays 16-bit through the swap, off-face pixels untouched."""
 
 from __future__ import annotations
 
