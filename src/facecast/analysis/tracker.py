@@ -27,7 +27,12 @@ from facecast.analysis.geometry import iou_matrix, landmark_box
 from facecast.analysis.pose import head_pose
 from facecast.analysis.smoothing import OneEuroFilter
 
-__all__ = ["FaceTracker"]
+__all__ = ["GALLERY_SIZE", "FaceTracker"]
+
+#: Views of a face kept per track for re-identification.
+GALLERY_SIZE = 8
+#: A new view this similar to one in the gallery adds nothing.
+_NEW_VIEW_SIMILARITY = 0.95
 
 
 @dataclass
@@ -36,7 +41,7 @@ class _Track:
     last_frame: int
     bbox: np.ndarray
     smoother: OneEuroFilter
-    descriptor: np.ndarray
+    gallery: list[np.ndarray]
     hits: int = 1
 
 
@@ -52,12 +57,13 @@ class FaceTracker:
     min_iou
         Least box overlap for a face to continue a track by position.
     reid_similarity
-        Least appearance similarity (see `appearance.similarity`) for a face to take over the
-        id of a track that is not in view.
+        Least appearance similarity (see `appearance.similarity`) between a face and any view
+        in a track's gallery for the face to take over the id of a track that is not in view.
     min_cutoff, beta
         One Euro filter settings (Hz; per face-size-per-second): see `smoothing.OneEuroFilter`.
     descriptor_every
-        Refresh a matched track's appearance every this many frames (a running mean).
+        Describe a matched track's face every this many frames; a view unlike those already
+        in the track's gallery (up to `GALLERY_SIZE` views, oldest dropped) is added to it.
     """
 
     def __init__(
@@ -66,9 +72,9 @@ class FaceTracker:
         *,
         max_gap_s: float = 0.5,
         min_iou: float = 0.2,
-        reid_similarity: float = 0.75,
-        min_cutoff: float = 0.8,
-        beta: float = 4.0,
+        reid_similarity: float = 0.82,
+        min_cutoff: float = 0.5,
+        beta: float = 10.0,
         descriptor_every: int = 5,
     ) -> None:
         self.fps = float(fps)
@@ -141,7 +147,7 @@ class FaceTracker:
         for track in self._tracks:
             if track.track_id in taken or track.last_frame == frame_index:
                 continue
-            score = similarity(descriptor, track.descriptor)
+            score = max(similarity(descriptor, seen) for seen in track.gallery)
             if score >= best_score:
                 best, best_score = track, score
         return best
@@ -152,7 +158,7 @@ class FaceTracker:
             last_frame=frame_index,
             bbox=face.bbox,
             smoother=OneEuroFilter(self.min_cutoff, self.beta),
-            descriptor=descriptor,
+            gallery=[descriptor],
             hits=0,
         )
         self._next_id += 1
@@ -174,8 +180,7 @@ class FaceTracker:
         if track.hits and track.hits % self.descriptor_every == 0:
             descriptor = appearance_descriptor(frame, face.landmarks)
         if descriptor is not None and track.hits:
-            mixed = 0.8 * track.descriptor + 0.2 * descriptor
-            track.descriptor = mixed / max(float(np.linalg.norm(mixed)), 1e-12)
+            _remember(track.gallery, descriptor)
         track.last_frame = frame_index
         track.bbox = face.bbox
         track.hits += 1
@@ -188,3 +193,12 @@ class FaceTracker:
             track_id=track.track_id,
             frame_index=frame_index,
         )
+
+
+def _remember(gallery: list[np.ndarray], descriptor: np.ndarray) -> None:
+    """Add a view unlike those in `gallery`, dropping the oldest beyond `GALLERY_SIZE`."""
+    if max(similarity(descriptor, seen) for seen in gallery) >= _NEW_VIEW_SIMILARITY:
+        return
+    gallery.append(descriptor)
+    if len(gallery) > GALLERY_SIZE:
+        del gallery[1]  # keep the first view: the face as it entered the shot
