@@ -2,7 +2,8 @@
 
 Prints one table, clip x character: identity retrieval (the character nearest among the
 character, the actor and the other London people), dlib distance to the character (and the
-untouched plate's, for scale), pose error, mouth and eye opening error, temporal stability
+untouched plate's, for scale), pose error (raw, and with the shot's constant offset
+removed), mouth and eye opening error, temporal stability
 ratio, landmark jitter ratio, seam ΔE00, PSNR outside the matte, and swap / report speed.
 
     .venv/bin/python benchmarks/quality.py                  # every plate, 4 characters, all frames
@@ -47,6 +48,7 @@ COLUMNS = (
     ("retrieval", "retrieval_rate", "{:.0%}"),
     ("dist", "distance_to_character", "{:.3f}"),
     ("pose°", "pose_error", "{:.2f}"),
+    ("track°", "pose_tracking_error", "{:.2f}"),
     ("mouth", "mouth_error", "{:.4f}"),
     ("eye", "eye_error", "{:.4f}"),
     ("stab", "stability_ratio", "{:.3f}"),

@@ -58,6 +58,7 @@ class FrameMetrics:
     pitch_error: float | None = None
     roll_error: float | None = None
     pose_error: float | None = None
+    pose_tracking_error: float | None = None
     mouth_plate: float | None = None
     mouth_output: float | None = None
     mouth_error: float | None = None

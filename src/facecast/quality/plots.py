@@ -57,6 +57,7 @@ PLOTS: tuple[PlotSpec, ...] = (
         "degrees",
         (
             Series("total", lambda r: r.pose_error),
+            Series("tracking (offset removed)", lambda r: r.pose_tracking_error, "-."),
             Series("yaw", lambda r: r.yaw_error, ":"),
             Series("pitch", lambda r: r.pitch_error, ":"),
             Series("roll", lambda r: r.roll_error, ":"),

@@ -83,6 +83,19 @@ THRESHOLDS: tuple[Threshold, ...] = (
         "head pose, from dlib 68 landmarks + solvePnP.",
     ),
     Threshold(
+        key="pose_tracking_error",
+        label="Pose tracking error",
+        unit="deg",
+        good=3.0,
+        bad=6.0,
+        higher_is_better=False,
+        problem="",
+        source="facecast's own bound",
+        meaning="Pose error after removing the shot's median yaw/pitch/roll offset: how well "
+        "the output follows the head's motion. A character's different proportions bias "
+        "landmark pose by a constant amount, which this leaves out (the offset is in the notes).",
+    ),
+    Threshold(
         key="mouth_error",
         label="Mouth opening error",
         unit="IOD",
@@ -177,7 +190,11 @@ def summarise(shot: ShotMeasurement) -> dict:
         JSON-ready; see the report's documentation in `facecast.quality.report`.
     """
     frames = shot.frames
+    offset = pose_offset(frames)
     for record in frames:
+        if offset is not None and record.pose_error is not None:
+            signed = np.subtract(record.output_pose, record.plate_pose) - offset
+            record.pose_tracking_error = float(np.linalg.norm((signed + 180) % 360 - 180))
         record.problems = frame_problems(record)
     values = shot_values(frames)
     metrics = [_metric_row(t, values.get(t.key)) for t in THRESHOLDS]
@@ -196,8 +213,27 @@ def summarise(shot: ShotMeasurement) -> dict:
         ],
         "worst_frames": ranked_frames(frames, worst=True),
         "best_frames": ranked_frames(frames, worst=False),
-        "notes": _notes(shot),
+        "notes": _notes(shot) + _pose_note(offset),
     }
+
+
+def pose_offset(frames: list[FrameMetrics]) -> np.ndarray | None:
+    """``float64 (3,)`` median signed yaw, pitch, roll difference output - plate, in degrees."""
+    pairs = [(r.output_pose, r.plate_pose) for r in frames if r.pose_error is not None]
+    if not pairs:
+        return None
+    signed = np.array([np.subtract(out, plate) for out, plate in pairs], float)
+    return np.median((signed + 180) % 360 - 180, axis=0)
+
+
+def _pose_note(offset: np.ndarray | None) -> list[str]:
+    if offset is None:
+        return []
+    yaw, pitch, roll = offset
+    return [
+        f"Median pose offset output - plate: yaw {yaw:+.1f}, pitch {pitch:+.1f}, roll "
+        f"{roll:+.1f} deg (constant offsets often come from the character's proportions)"
+    ]
 
 
 def shot_values(frames: list[FrameMetrics]) -> dict[str, float | None]:
@@ -210,6 +246,7 @@ def shot_values(frames: list[FrameMetrics]) -> dict[str, float | None]:
         ),
         "distance_to_character": _mean(frames, lambda r: r.distance_to_character),
         "pose_error": _mean(frames, lambda r: r.pose_error),
+        "pose_tracking_error": _mean(frames, lambda r: r.pose_tracking_error),
         "mouth_error": _mean(frames, lambda r: r.mouth_error),
         "eye_error": _mean(frames, lambda r: r.eye_error),
         "stability_ratio": _ratio(frames, lambda r: r.change_output, lambda r: r.change_plate),
@@ -226,8 +263,9 @@ def frame_problems(record: FrameMetrics) -> list[str]:
     problems += [flag for flag in ("occluded", "unchanged") if flag in record.flags]
     if record.retrieved is False:
         problems.append("identity")
+    tracking = record.pose_tracking_error
     per_frame = {
-        "pose": record.pose_error,
+        "pose": record.pose_error if tracking is None else tracking,
         "mouth": record.mouth_error,
         "eyes": record.eye_error,
         "seam": record.edge_de_excess,
@@ -300,7 +338,7 @@ def frame_badness(record: FrameMetrics) -> float | None:
         value / limits[key]
         for key, value in (
             ("distance_to_character", record.distance_to_character),
-            ("pose_error", record.pose_error),
+            ("pose_tracking_error", record.pose_tracking_error),
             ("mouth_error", record.mouth_error),
             ("eye_error", record.eye_error),
             ("edge_de_excess", record.edge_de_excess),
