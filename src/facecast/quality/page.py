@@ -106,10 +106,15 @@ def _inputs(inputs: dict) -> str:
 
 def _banner(summary: dict) -> str:
     status = summary["status"]
-    identity = summary["identity"]["text"]
+    verdicts = []
+    for level in ("fail", "warn"):
+        labels = [m["label"] for m in summary["metrics"] if m["status"] == level]
+        if labels:
+            verdicts.append(f"{level}: {', '.join(labels)}")
+    detail = "; ".join(verdicts) or "every metric passes"
     return (
         f'<div class="banner {status}"><span class="{status}">{status.upper()}</span> '
-        f"&mdash; {html.escape(identity)}</div>"
+        f"&mdash; {html.escape(detail)}<br>{html.escape(summary['identity']['text'])}</div>"
     )
 
 
@@ -178,6 +183,7 @@ def _frame_caption(record: FrameMetrics) -> str:
     for label, value, fmt in (
         ("id dist", record.distance_to_character, ".2f"),
         ("pose", record.pose_error, ".1f"),
+        ("tracking", record.pose_tracking_error, ".1f"),
         ("mouth", record.mouth_error, ".3f"),
         ("eyes", record.eye_error, ".3f"),
         ("seam ΔE", record.edge_de_excess, ".1f"),
