@@ -195,6 +195,7 @@ class WatermarkEmbedder:
         self.delta = delta
         self._up = cv2.merge([np.clip(delta, 0, 255).astype(np.uint8)] * 3)
         self._down = cv2.merge([np.clip(-delta, 0, 255).astype(np.uint8)] * 3)
+        self._deep: tuple[np.ndarray, np.ndarray] | None = None
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         """Watermark one frame (a new array; the input is not modified).
@@ -217,8 +218,9 @@ class WatermarkEmbedder:
         if frame.dtype == np.uint8:
             return cv2.subtract(cv2.add(frame, self._up), self._down)
         if frame.dtype == np.uint16:
-            out = frame.astype(np.int32) + self.delta[..., None].astype(np.int32) * 257
-            return np.clip(out, 0, 65535).astype(np.uint16)
+            if self._deep is None:  # 16-bit copies of the pattern, made on first use
+                self._deep = tuple(part.astype(np.uint16) * 257 for part in (self._up, self._down))
+            return cv2.subtract(cv2.add(frame, self._deep[0]), self._deep[1])
         if frame.dtype == np.float32:
             return _apply_linear(frame, self.delta)
         raise ValueError(f"expected uint8, uint16 or float32 frame, got {frame.dtype}")
