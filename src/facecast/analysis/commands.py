@@ -45,10 +45,16 @@ def analyze_command(
     shot = open_plate(plate, fps=_parse_fps(fps, plate))
     if output.exists() and not output.is_dir():
         raise MediaError("exists and is not a folder", output)
+    created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
-    with FaceAnalyzer(max_faces=max_faces, min_face_size=min_face_size) as analyzer:
-        tracks = _run(shot, analyzer, output / DEBUG_NAME if debug_video else None, progress)
-    tracks.save(output / TRACKS_NAME)
+    try:
+        with FaceAnalyzer(max_faces=max_faces, min_face_size=min_face_size) as analyzer:
+            tracks = _run(shot, analyzer, output / DEBUG_NAME if debug_video else None, progress)
+        tracks.save(output / TRACKS_NAME)
+    except BaseException:
+        if created and not any(output.iterdir()):
+            output.rmdir()  # leave no trace of a failed run
+        raise
     main = tracks.main_track()
     summary = f"{len(tracks.frames)} frames, {len(tracks.track_ids())} track(s)"
     if main is not None:

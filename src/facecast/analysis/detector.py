@@ -26,6 +26,7 @@ from facecast.analysis.face import Face
 from facecast.analysis.geometry import box_iou, landmark_box
 from facecast.analysis.landmarks import LandmarkModel, Roi, roi_from_landmarks, roi_from_points
 from facecast.analysis.pose import head_pose
+from facecast.analysis.quiet import QuietGraph
 
 __all__ = ["FaceAnalyzer"]
 
@@ -92,8 +93,10 @@ class FaceAnalyzer:
         self.static_images = static_images
         self.detect_every = max(1, detect_every)
         self.detect_tiles = detect_tiles
-        self._detector = mp_face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=min_detection_confidence
+        self._detector = QuietGraph(
+            lambda: mp_face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=min_detection_confidence
+            )
         )
         self._mesh = LandmarkModel()
         self._previous: list[Face] = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from mediapipe.python.solutions import hands as mp_hands
 
+from facecast.analysis.quiet import QuietGraph
+
 __all__ = ["HAND_POINTS", "HandDetector"]
 
 #: Keypoints per hand (wrist and four per finger).
@@ -31,12 +33,14 @@ class HandDetector:
     def __init__(
         self, max_hands: int = 4, static_images: bool = False, min_detection_confidence: float = 0.5
     ) -> None:
-        self._hands = mp_hands.Hands(
-            static_image_mode=static_images,
-            max_num_hands=max_hands,
-            model_complexity=1,
-            min_detection_confidence=min_detection_confidence,
-            min_tracking_confidence=0.5,
+        self._hands = QuietGraph(
+            lambda: mp_hands.Hands(
+                static_image_mode=static_images,
+                max_num_hands=max_hands,
+                model_complexity=1,
+                min_detection_confidence=min_detection_confidence,
+                min_tracking_confidence=0.5,
+            )
         )
 
     def detect(self, frame: np.ndarray) -> list[np.ndarray]:

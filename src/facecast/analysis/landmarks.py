@@ -25,6 +25,7 @@ from mediapipe.framework.formats import rect_pb2
 from mediapipe.python.solution_base import SolutionBase
 
 from facecast.analysis.face import NUM_LANDMARKS
+from facecast.analysis.quiet import QuietGraph
 
 __all__ = ["MAX_CROP", "LandmarkModel", "Roi", "roi_from_landmarks", "roi_from_points"]
 
@@ -128,10 +129,12 @@ class LandmarkModel:
 
     def __init__(self) -> None:
         config = text_format.Parse(_GRAPH, calculator_pb2.CalculatorGraphConfig())
-        self._graph = SolutionBase(
-            graph_config=config,
-            side_inputs={"with_attention": True},
-            outputs=["face_landmarks"],
+        self._graph = QuietGraph(
+            lambda: SolutionBase(
+                graph_config=config,
+                side_inputs={"with_attention": True},
+                outputs=["face_landmarks"],
+            )
         )
 
     def close(self) -> None:

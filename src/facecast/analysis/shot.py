@@ -360,6 +360,8 @@ class _Progress:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._progress is not None:
+            if exc_type is not None:
+                self._progress.live.transient = True  # a failure leaves only its one-line error
             self._progress.stop()
 
 
