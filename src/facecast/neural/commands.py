@@ -95,10 +95,10 @@ def train_command(
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 500,
     preview_every: Annotated[int, typer.Option(help="Steps between preview grids (0: off).")] = 500,
     random_warp: Annotated[bool, typer.Option("--random-warp/--no-random-warp")] = True,
-    augment: Annotated[int, typer.Option(help="Augmented copies per reference photo.")] = 8,
+    augment: Annotated[int, typer.Option(help="Stored augmented copies per reference photo.")] = 0,
     pose_renders: Annotated[
         int, typer.Option(help="Mesh-engine renders of the character at actor poses.")
-    ] = 0,
+    ] = 16,
     processes: Annotated[
         int, typer.Option(help="Training processes (DDP; GPUs when present).")
     ] = 1,

@@ -81,7 +81,11 @@ def launch(worker: Callable[[Rank, object], None], job: object, processes: int =
         rank, local_rank, world = launched
         _run_worker(local_rank, world, "env://", worker, job, rank)
     elif processes <= 1:
-        worker(Rank(0, 1, pick_device(0)), job)
+        device = pick_device(0)
+        if device.type == "cuda":
+            torch.backends.cudnn.deterministic = True
+            torch.backends.cudnn.benchmark = False
+        worker(Rank(0, 1, device), job)
     else:
         with tempfile.TemporaryDirectory(prefix="facecast-ddp-") as folder:
             init = f"file://{folder}/rendezvous"
@@ -116,6 +120,8 @@ def _run_worker(
     device = pick_device(local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+        torch.backends.cudnn.deterministic = True  # exact resume needs repeatable kernels
+        torch.backends.cudnn.benchmark = False
     else:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     dist.init_process_group(

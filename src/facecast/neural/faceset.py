@@ -272,12 +272,26 @@ def _load_arrays(folder: Path, count: int) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _check_header(path: Path, size: int) -> None:
+    """Refuse a face file whose header is not a `size` px square, before decoding it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as header:
+            found = header.size
+    except (OSError, UnidentifiedImageError):
+        raise MediaError("is not a readable PNG face crop", path) from None
+    if found != (size, size):
+        raise MediaError(f"is {found[0]}x{found[1]}, the faceset says {size}x{size}", path)
+
+
 def _read_face(folder: Path, file: str, size: int) -> tuple[np.ndarray, np.ndarray]:
     path = folder / file
     if path.resolve().parent != (folder / FACES_DIR).resolve():
         raise MediaError(f"lists {file!r}, which lies outside its {FACES_DIR}/ folder", folder)
     if not path.is_file():
         raise MediaError("is listed in the faceset but missing", path)
+    _check_header(path, size)
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None or image.shape != (size, size, 4) or image.dtype != np.uint8:
         found = None if image is None else f"{image.shape} {image.dtype}"

@@ -32,14 +32,16 @@ class CharacterData:
     Attributes
     ----------
     augment_copies
-        Augmented copies (mirror, colour, warp) per reference photo.
+        Stored augmented copies (mirror, colour, warp) per reference photo. Training augments
+        every batch anyway; stored copies measurably diluted the likeness in short runs
+        (dlib distance 0.77 with 8 copies against 0.68 without, 200 steps at 64 px).
     pose_renders
         Mesh-engine renders of the character on actor faces (new poses and expressions).
     seed
         Seed of the augmentation and of the choice of actor faces.
     """
 
-    augment_copies: int = 8
+    augment_copies: int = 0
     pose_renders: int = 0
     seed: int = 0
 
