@@ -42,7 +42,8 @@ class CutDetector:
 
     def is_cut(self, frame: np.ndarray) -> bool:
         """Whether `frame` (``uint8`` RGB ``(H, W, 3)``) starts a new shot (never the first)."""
-        thumb = cv2.resize(frame, _THUMB, interpolation=cv2.INTER_AREA)
+        step = max(1, min(frame.shape[0] // _THUMB[1], frame.shape[1] // _THUMB[0]) // 2)
+        thumb = cv2.resize(frame[::step, ::step], _THUMB, interpolation=cv2.INTER_AREA)
         hsv = cv2.cvtColor(thumb, cv2.COLOR_RGB2HSV)
         hist = cv2.calcHist([hsv], [0, 1, 2], None, _BINS, _RANGES)
         cv2.normalize(hist, hist, 1.0, 0.0, cv2.NORM_L1)
