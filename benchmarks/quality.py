@@ -65,6 +65,8 @@ TARGETS = (
 def main() -> int:
     args = _arguments()
     plates = sorted((args.data / "plates").glob("*.mp4"))
+    if args.plates:
+        plates = [p for p in plates if p.stem in args.plates]
     london = args.data / "faces" / "london"
     if not plates or not london.is_dir():
         print(f"no plates or London faces under {args.data}", file=sys.stderr)
@@ -94,6 +96,7 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=None, help="first N frames of each plate")
     parser.add_argument("--characters", nargs="+", default=list(DEFAULT_CHARACTERS))
+    parser.add_argument("--plates", nargs="+", default=None, help="plate names (file stems)")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     return parser.parse_args()

@@ -35,12 +35,14 @@ from facecast.quality.geometry import (
     mouth_opening,
 )
 from facecast.quality.identity import IdentityReferences, Person, cosine_similarity, distance_to
-from facecast.quality.regions import face_hull, face_outline, polygon_mask
+from facecast.quality.regions import face_hull, face_outline, mask_box, polygon_mask
 from facecast.quality.timecode import timecode
 
 #: Shots up to this many frames get an identity descriptor on every frame; longer shots are
 #: sampled every ``ceil(frames / MAX_IDENTITY_SAMPLES)`` frames (see `default_stride`).
 MAX_IDENTITY_SAMPLES = 240
+#: Mean matte alpha inside a plate face's box for that face to count as the swapped one.
+MIN_MATTE_IN_BOX = 0.05
 #: Name of the actor (the plate's own face) among the retrieval candidates.
 ACTOR = "actor (plate face)"
 
@@ -218,14 +220,7 @@ def _find_faces(
     Both are found by the same search around the same guide box (the last frame's plate face,
     else a fresh whole-frame detection), so identical faces get identical landmarks.
     """
-    guide = track.plate_box
-    plate_box = None if guide is None else detect_near(models, plate, guide, track.scale)
-    if plate_box is None:
-        boxes = detect_faces(models, plate)
-        guide = _pick_face(boxes, matte) if len(boxes) else None
-        track.scale = 1.0 if guide is None else near_scale(guide)
-        plate_box = None if guide is None else detect_near(models, plate, guide, track.scale)
-        plate_box = guide if plate_box is None else plate_box
+    guide, plate_box = _plate_face_box(models, plate, track, matte)
     track.plate_box = plate_box
     if plate_box is None:
         return None, None
@@ -233,6 +228,37 @@ def _find_faces(
     plate_face = landmarks(models, plate, plate_box)
     output_face = None if output_box is None else landmarks(models, output, output_box)
     return plate_face, output_face
+
+
+def _plate_face_box(
+    models: QualityModels, plate: np.ndarray, track: _Track, matte: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(guide, box)`` of the plate face to follow; ``(None, None)`` when there is none.
+
+    The last frame's face is searched for near its box first. With a matte, only a face the
+    matte touches is accepted, so a shot with several faces follows the swapped one even when
+    it is too small for the whole-frame scan (it is then looked for in the matte's box).
+    """
+    wanted = None if matte is None else mask_box(matte, 0)
+
+    def swapped(box: np.ndarray) -> bool:
+        return wanted is None or _box_mean(matte, box) >= MIN_MATTE_IN_BOX
+
+    if track.plate_box is not None:
+        box = detect_near(models, plate, track.plate_box, track.scale)
+        if box is not None and swapped(box):
+            return track.plate_box, box
+    candidates = [box for box in detect_faces(models, plate) if swapped(box)]
+    if not candidates and wanted is not None:
+        region = np.float32(wanted)
+        box = detect_near(models, plate, region, near_scale(region))
+        candidates = [] if box is None or not swapped(box) else [box]
+    if not candidates:
+        return None, None
+    guide = _pick_face(np.stack(candidates), matte)
+    track.scale = near_scale(guide)
+    box = detect_near(models, plate, guide, track.scale)
+    return guide, guide if box is None else box
 
 
 def _pick_face(boxes: np.ndarray, matte: np.ndarray | None) -> np.ndarray:
