@@ -31,6 +31,9 @@ class CompositeSettings:
     ----------
     light_scale
         Low-pass scale of the light transfer: larger keeps more of the character's own shading.
+    edge_light_scale, edge_band
+        Finer low-pass scale used within `edge_band` of the face outline, so the colour meets
+        the plate's where the two join (0 disables).
     keep_character_tone
         0 takes the plate's skin tone with its light, 1 keeps the character's mean skin colour.
     erode
@@ -44,6 +47,8 @@ class CompositeSettings:
     """
 
     light_scale: float = 0.12
+    edge_light_scale: float = 0.02
+    edge_band: float = 0.15
     keep_character_tone: float = 0.0
     erode: float = 0.03
     feather: float = 0.035
@@ -194,12 +199,18 @@ def composite_face(
     skin = inside
     if layer.keep_plate is not None:
         skin *= layer.keep_plate < 0.05
+    interior = None
+    if settings.edge_light_scale > 0:
+        band = settings.edge_band * width
+        interior = _erode_and_feather(inside, band * 0.6, band * 0.4)
     relit = transfer_lighting(
         layer.rgb,
         face_plate,
         skin,
         sigma=max(1.0, settings.light_scale * width),
         keep_character_tone=settings.keep_character_tone,
+        edge_sigma=max(1.0, settings.edge_light_scale * width),
+        interior=interior,
     )
     if layer.plate_warp is not None and layer.keep_plate is not None:
         keep = layer.keep_plate[..., None]

@@ -49,6 +49,8 @@ def transfer_lighting(
     region: np.ndarray,
     sigma: float,
     keep_character_tone: float = 0.0,
+    edge_sigma: float | None = None,
+    interior: np.ndarray | None = None,
 ) -> np.ndarray:
     """Relight the character's render with the plate's low-frequency light and colour.
 
@@ -65,23 +67,40 @@ def transfer_lighting(
     keep_character_tone
         0 takes the plate's skin tone with its light; 1 keeps the character's mean skin colour
         and moves only the plate's shading.
+    edge_sigma, interior
+        Optional finer scale used near the face's edge, and ``float32 (h, w)`` in [0, 1]
+        saying how far inside the face each pixel is (0 at the edge, 1 deep inside): the gain
+        is the fine one at the edge (the plate's colour is matched where the two images meet)
+        and the coarse one inside (the character's own shading is kept where identity lives).
 
     Returns
     -------
     numpy.ndarray
         ``float32 (h, w, 3)`` in [0, 1].
     """
-    render_linear = np.square(render)
-    plate_low, _ = _lowpass_small(np.square(plate), region, sigma)
-    render_low, _ = _lowpass_small(render_linear, region, sigma)
-    gain = plate_low / np.maximum(render_low, 1e-4)
+    render_linear, plate_linear = np.square(render), np.square(plate)
+    gain = _gain(render_linear, plate_linear, region, sigma)
+    if edge_sigma is not None and interior is not None:
+        height, width = region.shape
+        full = lambda g: cv2.resize(g, (width, height), interpolation=cv2.INTER_LINEAR)  # noqa: E731
+        fine = full(_gain(render_linear, plate_linear, region, edge_sigma))
+        coarse = full(gain)
+        gain = fine + interior[..., None] * (coarse - fine)
     if keep_character_tone > 0.0:
         inside = region > 0.5
         if inside.any():
             tone = render_linear[inside].mean(axis=0) / np.maximum(
-                np.square(plate[inside]).mean(axis=0), 1e-4
+                plate_linear[inside].mean(axis=0), 1e-4
             )
             gain = gain * tone**keep_character_tone
     height, width = region.shape
-    gain = cv2.resize(np.minimum(gain, 8.0), (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.sqrt(np.minimum(render_linear * gain, 1.0))
+    if gain.shape[:2] != (height, width):
+        gain = cv2.resize(gain, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.sqrt(np.minimum(render_linear * np.minimum(gain, 8.0), 1.0))
+
+
+def _gain(render_linear: np.ndarray, plate_linear: np.ndarray, region: np.ndarray, sigma: float):
+    """Low-frequency plate/render ratio on the shrunk grid of `_lowpass_small`."""
+    plate_low, _ = _lowpass_small(plate_linear, region, sigma)
+    render_low, _ = _lowpass_small(render_linear, region, sigma)
+    return plate_low / np.maximum(render_low, 1e-4)

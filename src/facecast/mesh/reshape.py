@@ -1,0 +1,108 @@
+"""Moving an actor's face toward a character's proportions without touching the performance.
+
+The character's and the actor's resting shapes (pose- and scale-free, `normalized_shape`)
+differ; that difference, added to every frame of the actor, gives the character's proportions
+with the actor's expression. Three rules keep the performance intact:
+
+- the actor's resting shape comes from frames with the mouth closed (a speaking actor's median
+  mouth is half open; subtracting it would close every line they say);
+- eyes and lips move as rigid groups (shift plus a change of width), so how open they are —
+  blinks, speech — stays exactly the actor's;
+- the change fades out toward the face outline, which stays where the actor's head is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facecast.mesh.frontal import face_scale, normalized_shape
+from facecast.mesh.regions import (
+    LEFT_IRIS_CENTER,
+    LIPS_INNER,
+    LIPS_OUTER,
+    RIGHT_IRIS_CENTER,
+    contour,
+)
+
+#: Share of the face width over which the change fades in from the outline.
+TAPER_WIDTH = 0.25
+#: Frames whose mouth opening is at or below this quantile count as the actor at rest.
+RESTING_QUANTILE = 0.3
+
+
+def feature_groups() -> list[np.ndarray]:
+    """Landmark groups moved rigidly: each eye with its iris, and the lips."""
+    left = np.concatenate([contour("left_eye"), contour("left_iris"), [LEFT_IRIS_CENTER]])
+    right = np.concatenate([contour("right_eye"), contour("right_iris"), [RIGHT_IRIS_CENTER]])
+    lips = np.concatenate([LIPS_OUTER, LIPS_INNER])
+    return [left.astype(np.int32), right.astype(np.int32), lips.astype(np.int32)]
+
+
+def mouth_opening(landmarks: np.ndarray) -> float:
+    """Inner-lip gap at the centre over the 3D eye-corner distance (scale-free, >= 0)."""
+    return float(np.linalg.norm(landmarks[13] - landmarks[14])) / face_scale(landmarks)
+
+
+def resting_shape(landmark_sets: list[np.ndarray]) -> np.ndarray:
+    """An actor's resting shape: median `normalized_shape` over the frames with the mouth most
+    closed (the lowest `RESTING_QUANTILE` of mouth openings).
+
+    Parameters
+    ----------
+    landmark_sets
+        ``float (478, 3)`` landmarks, one per frame of the track.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32 (478, 3)``.
+    """
+    if not landmark_sets:
+        raise ValueError("resting_shape needs at least one set of landmarks")
+    openings = np.array([mouth_opening(s) for s in landmark_sets])
+    resting = openings <= np.quantile(openings, RESTING_QUANTILE)
+    chosen = [s for s, keep in zip(landmark_sets, resting, strict=True) if keep]
+    shapes = np.stack([normalized_shape(s) for s in chosen])
+    return np.median(shapes, axis=0).astype(np.float32)
+
+
+def outline_taper(layout: np.ndarray) -> np.ndarray:
+    """Per-landmark weight in [0, 1]: 0 on the face outline, rising to 1 at `TAPER_WIDTH` of the
+    face width inside it (smoothstep), from a frontal ``(478, 2+)`` layout."""
+    oval = layout[contour("face_oval"), :2].astype(np.float64)
+    width = float(np.ptp(oval[:, 0]))
+    points = layout[:, :2].astype(np.float64)
+    # distance of every point to every outline segment
+    start, end = oval, np.roll(oval, -1, axis=0)
+    segment = end - start
+    t = np.einsum("psk,sk->ps", points[:, None, :] - start[None], segment) / np.maximum(
+        np.einsum("sk,sk->s", segment, segment), 1e-12
+    )
+    nearest = start[None] + np.clip(t, 0, 1)[..., None] * segment[None]
+    distance = np.linalg.norm(points[:, None, :] - nearest, axis=2).min(axis=1)
+    ramp = np.clip(distance / (TAPER_WIDTH * width), 0.0, 1.0)
+    return (ramp * ramp * (3 - 2 * ramp)).astype(np.float32)
+
+
+def shape_offsets(character: np.ndarray, actor: np.ndarray) -> np.ndarray:
+    """Scale-free head-frame offsets that move the actor's resting shape to the character's.
+
+    Parameters
+    ----------
+    character, actor
+        ``float (478, 3)`` resting shapes (`normalized_shape` / `resting_shape`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32 (478, 3)``; eyes and lips get a shift plus a change of width only, and the
+        whole field fades to 0 at the outline (`outline_taper` of the actor's shape).
+    """
+    offsets = (character - actor).astype(np.float64)
+    for group in feature_groups():
+        a, c = actor[group].astype(np.float64), character[group].astype(np.float64)
+        a_centre, c_centre = a.mean(axis=0), c.mean(axis=0)
+        widen = np.ptp(c[:, 0]) / max(np.ptp(a[:, 0]), 1e-9) - 1.0
+        offsets[group] = c_centre - a_centre
+        offsets[group, 0] += widen * (a[:, 0] - a_centre[0])
+    return (offsets * outline_taper(actor)[:, None]).astype(np.float32)
