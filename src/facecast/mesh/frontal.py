@@ -65,23 +65,3 @@ def normalized_shape(landmarks: np.ndarray) -> np.ndarray:
     """
     return (frontal_points(landmarks) / face_scale(landmarks)).astype(np.float32)
 
-
-def neutral_shape(landmark_sets: list[np.ndarray]) -> np.ndarray:
-    """A person's resting shape from many frames: the per-coordinate median of their
-    `normalized_shape` (speech and blinks average out).
-
-    Parameters
-    ----------
-    landmark_sets
-        ``float (N, 3)`` arrays, one per frame.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``float32 (N, 3)``.
-    """
-    if not landmark_sets:
-        raise ValueError("neutral_shape needs at least one set of landmarks")
-    return np.median(np.stack([normalized_shape(s) for s in landmark_sets]), axis=0).astype(
-        np.float32
-    )
