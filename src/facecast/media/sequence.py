@@ -90,7 +90,7 @@ def _check_header_size(path: Path) -> None:
             width, height = header.size
     except Image.DecompressionBombError:
         raise MediaError("image is larger than facecast accepts (pixel count)", path) from None
-    except Exception:  # noqa: BLE001 - unreadable header: OpenCV reports the decode failure
+    except Exception:  # unreadable header: OpenCV reports the decode failure with the file name
         return
     check_frame_size(width, height, path)
 
