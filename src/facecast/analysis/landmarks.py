@@ -164,27 +164,14 @@ class LandmarkModel:
             scale (smaller is nearer the camera). ``None`` when the network finds no face in
             the region (its face-presence score is below 0.5).
         """
-        box = roi.box()
-        side = float(box[2] - box[0])
-        if side < 2:
+        crop, x0, y0, side = _square_crop(frame, roi)
+        if crop is None:
             return None
-        scale = min(1.0, MAX_CROP / roi.size)
-        crop_side = max(2, math.ceil(side * scale))
-        affine = np.asarray(
-            [[scale, 0.0, -box[0] * scale], [0.0, scale, -box[1] * scale]], np.float32
-        )
-        crop = cv2.warpAffine(
-            frame,
-            affine,
-            (crop_side, crop_side),
-            flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-        )
         local = rect_pb2.NormalizedRect(
-            x_center=0.5,
-            y_center=0.5,
-            width=roi.size * scale / crop_side,
-            height=roi.size * scale / crop_side,
+            x_center=(roi.centre_x - x0) / side,
+            y_center=(roi.centre_y - y0) / side,
+            width=roi.size / side,
+            height=roi.size / side,
             rotation=roi.rotation,
         )
         result = self._graph.process({"image": crop, "roi": local})
@@ -193,7 +180,46 @@ class LandmarkModel:
         points = np.asarray([(p.x, p.y, p.z) for p in result.face_landmarks.landmark], np.float32)
         if points.shape[0] != NUM_LANDMARKS:
             return None
-        points *= np.float32(crop_side / scale)
-        points[:, 0] += box[0]
-        points[:, 1] += box[1]
+        points *= np.float32(side)  # x, y and z are all normalised by the crop's width
+        points[:, 0] += x0
+        points[:, 1] += y0
         return points
+
+
+def _square_crop(frame: np.ndarray, roi: Roi) -> tuple[np.ndarray | None, int, int, int]:
+    """The square of the frame holding the rotated `roi`, area-averaged down to `MAX_CROP`.
+
+    Returns
+    -------
+    crop, x0, y0, side
+        ``uint8 (s, s, 3)`` contiguous crop (black beyond the frame's edges), or ``None`` when
+        the region is degenerate; the crop shows the frame square ``[x0, x0 + side)`` x
+        ``[y0, y0 + side)`` in pixels.
+    """
+    box = roi.box()
+    x0, y0 = math.floor(box[0]), math.floor(box[1])
+    side = math.ceil(float(box[2] - box[0]))
+    height, width = frame.shape[:2]
+    if side < 4 or x0 >= width or y0 >= height or x0 + side <= 0 or y0 + side <= 0:
+        return None, x0, y0, side
+    region = frame[max(y0, 0) : min(y0 + side, height), max(x0, 0) : min(x0 + side, width)]
+    padding = (max(-y0, 0), max(y0 + side - height, 0), max(-x0, 0), max(x0 + side - width, 0))
+    if any(padding):
+        region = cv2.copyMakeBorder(region, *padding, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    scale = min(1.0, MAX_CROP / roi.size)
+    if scale < 1.0:
+        return _shrink(region, max(4, round(side * scale))), x0, y0, side
+    return np.ascontiguousarray(region), x0, y0, side
+
+
+def _shrink(region: np.ndarray, target: int) -> np.ndarray:
+    """Area-average by a whole factor (OpenCV's fast path), then bilinear to `target` px.
+
+    A single area resize by a fractional factor costs about 6 ms on a 1080p face; this costs
+    under 1 ms, and the bilinear step never shrinks by 2 or more, so it does not alias.
+    """
+    factor = region.shape[0] // target
+    if factor > 1:
+        size = (region.shape[1] // factor, region.shape[0] // factor)
+        region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(region, (target, target), interpolation=cv2.INTER_LINEAR)
