@@ -17,7 +17,6 @@ the consent record; a tampered or incomplete asset is refused with one line nami
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 import shutil
@@ -33,6 +32,7 @@ from facecast.character.texture import FaceTexture, build_texture
 from facecast.errors import CharacterError, FaceNotFoundError, MediaError
 from facecast.media import read_image, write_image
 from facecast.mesh.frontal import interocular, normalized_shape
+from facecast.provenance.manifest import sha256_file
 
 FORMAT_NAME = "facecast.character"
 FORMAT_VERSION = 1
@@ -107,15 +107,7 @@ class Character:
 
     def digest(self) -> str:
         """SHA-256 of ``character.json``: identifies this exact asset in render manifests."""
-        return _sha256(self.path / "character.json")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return sha256_file(self.path / "character.json")
 
 
 def _valid_id(name: str) -> str:
@@ -245,7 +237,7 @@ def create_character(
         write_image(temp / file, images[rank])
         write_image(temp / f"thumbs/ref_{rank:02d}.jpg", _thumbnail(images[rank], landmarks[rank]))
         pose = tuple(round(float(v), 2) for v in loaded[index][2])
-        refs.append(ReferencePhoto(file, source.name, _sha256(source), pose))
+        refs.append(ReferencePhoto(file, source.name, sha256_file(source), pose))
     _write_arrays(temp, texture, np.stack(landmarks), frontal.astype(np.float32))
     manifest = {
         "format": FORMAT_NAME,
@@ -258,7 +250,7 @@ def create_character(
         "refs": [vars(r) for r in refs],
     }
     manifest["files"] = {
-        str(p.relative_to(temp)): _sha256(p) for p in sorted(temp.rglob("*")) if p.is_file()
+        str(p.relative_to(temp)): sha256_file(p) for p in sorted(temp.rglob("*")) if p.is_file()
     }
     (temp / "character.json").write_text(json.dumps(manifest, indent=2))
     if folder.exists():
@@ -346,7 +338,7 @@ def _check_files(folder: Path, files: dict[str, str]) -> None:
         path = folder / relative
         if ".." in Path(relative).parts or not path.is_file():
             raise CharacterError(f"{relative} is missing (incomplete asset)", folder)
-        if _sha256(path) != expected:
+        if sha256_file(path) != expected:
             raise CharacterError(f"{relative} does not match its recorded hash (tampered)", folder)
 
 

@@ -64,4 +64,3 @@ def normalized_shape(landmarks: np.ndarray) -> np.ndarray:
     Returns ``float32 (N, 3)``.
     """
     return (frontal_points(landmarks) / face_scale(landmarks)).astype(np.float32)
-
