@@ -148,3 +148,41 @@ def test_character_needs_consent(tmp_path, data):
         create_character(
             tmp_path / "c", [data("faces/london/004/neutral.jpg")], tmp_path / "none.toml"
         )
+
+
+def test_hair_over_the_forehead_is_left_out_of_the_texture(tmp_path, data):
+    """A fringe painted over a real photo's forehead: the texture must not carry it."""
+    from facecast.analysis import FaceAnalyzer
+    from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
+    from facecast.mesh.warp import rasterize, sample
+
+    photo = read_image(data("faces/london/004/neutral.jpg")).copy()
+    with FaceAnalyzer(static_images=True) as analyzer:
+        (face,) = analyzer.detect(photo)
+    points = face.landmarks
+    fringe = np.zeros(photo.shape[:2], np.float32)
+    top, brows = int(points[10, 1]), int(points[[105, 334], 1].min())
+    fringe[top : (top + brows) // 2, int(points[:, 0].min()) : int(points[:, 0].max())] = 1
+    rng = np.random.default_rng(1)
+    strands = rng.integers(25, 55, photo.shape[:2])[..., None] * np.array([1.0, 0.8, 0.6])
+    photo = np.where(fringe[..., None] > 0, strands, photo).astype(np.uint8)
+    path = tmp_path / "fringe.png"
+    write_image(path, photo)
+    clean = create_character(
+        tmp_path / "clean", [data("faces/london/004/neutral.jpg")], consent_file(tmp_path)
+    )
+    hairy = create_character(tmp_path / "hairy", [path], consent_file(tmp_path))
+    # where the painted fringe lands in texture space
+    size, surface = hairy.texture.size, slice(0, NUM_SURFACE_POINTS)
+    raster = rasterize(
+        hairy.texture.uv[surface],
+        hairy.ref_landmarks[0][surface, :2],
+        mesh_triangles(),
+        (0, 0, size, size),
+    )
+    covered = sample(fringe, raster) > 0.99
+    seen = covered & (clean.texture.weight > 0.2)
+    assert seen.sum() > 500
+    assert np.median(hairy.texture.weight[seen]) < 0.05
+    # what fills it is skin-bright, not the hair's dark brown
+    assert hairy.texture.image[seen].mean() > 0.8 * clean.texture.image[seen].mean()

@@ -13,6 +13,9 @@ import numpy as np
 
 from facecast.mesh.regions import contour
 
+#: Below the skin's median lightness (OpenCV 8-bit L, 0-255) by more than DARK_START, a pixel's
+#: skin probability falls, reaching 0 at DARK_START + DARK_RANGE (dark hair, glasses frames).
+DARK_START, DARK_RANGE = 45.0, 30.0
 #: Landmarks at the centre of usually bare skin: cheeks, nose bridge and tip, chin.
 SKIN_SEED_POINTS = (50, 280, 6, 4, 199, 101, 330)
 
@@ -57,14 +60,19 @@ def visible_skin(image: np.ndarray, landmarks: np.ndarray, tolerance: float = 4.
     delta = lab.reshape(-1, 3) - mean
     distance = np.sqrt(np.einsum("ij,jk,ik->i", delta, np.linalg.inv(spread), delta))
     probability = 1.0 / (1.0 + (distance / tolerance) ** 4)
+    # hair is far darker than any lit skin; shading alone rarely drops this far below the median
+    darkness = (mean[0] - lab[..., 0].reshape(-1) - DARK_START) / DARK_RANGE
+    probability *= 1.0 - np.clip(darkness, 0.0, 1.0)
     probability = probability.reshape(height, width).astype(np.float32)
+    # pull skin back from every occluder's edge, so that a strand's blurred border never counts
+    # as clean skin (before the face's own features are added back)
+    probability = cv2.erode(probability, np.ones((radius | 1, radius | 1), np.uint8))
 
     probability = np.maximum(probability, _features_and_lower_face(landmarks, (height, width)))
     face = polygon_mask(landmarks[contour("face_oval")], (height, width))
     for hole in ("left_eye", "right_eye", "lips_inner"):
         face &= ~polygon_mask(landmarks[contour(hole)], (height, width))
     probability *= face
-    probability = cv2.morphologyEx(probability, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     return cv2.GaussianBlur(probability, (0, 0), max(1.0, radius / 4))
 
 

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from facecast.character.skin import visible_skin
+from facecast.composite.light import masked_lowpass
 from facecast.mesh.frontal import frontal_points
 from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
 from facecast.mesh.warp import rasterize, sample
@@ -26,6 +27,9 @@ SELECTION_SHARPNESS = 6.0
 #: Weight factor of every reference after the first: they fill in where the first is weak
 #: instead of averaging with it (averaging two expressions ghosts the mouth and eyes).
 SECONDARY_PRIORITY = 0.7
+#: Texels that no reference shows as skin with at least this probability are refilled from
+#: their surroundings, so no trace of hair or glasses stays in the texture.
+CLEAN_COVERAGE = 0.5
 
 
 @dataclass
@@ -37,7 +41,8 @@ class FaceTexture:
     image
         ``float32 (S, S, 3)`` display-referred RGB in [0, 1].
     weight
-        ``float32 (S, S)`` in [0, 1]: how well the references show each texel (0 = inpainted).
+        ``float32 (S, S)`` in [0, 1]: how surely some reference shows each texel as visible skin
+        (0 = refilled from the surroundings).
     uv
         ``float32 (478, 2)`` texel position of every mesh landmark (iris points included).
     """
@@ -74,10 +79,12 @@ def triangle_facing(landmarks: np.ndarray, triangles: np.ndarray) -> np.ndarray:
 
 def _unwrap(
     image: np.ndarray, landmarks: np.ndarray, uv: np.ndarray, size: int
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Warp one reference into texture space.
 
-    Returns ``float32 (S, S, 3)`` colour in [0, 1] and ``float32 (S, S)`` weight in [0, 1].
+    Returns ``float32 (S, S, 3)`` colour in [0, 1]; ``float32 (S, S)`` selection weight in
+    [0, 1] (how squarely and how clearly the photo sees each texel); and ``float32 (S, S)``
+    visibility in [0, 1] (the texel is visible skin in this photo, whatever the angle).
     """
     triangles = mesh_triangles()
     surface = slice(0, NUM_SURFACE_POINTS)
@@ -87,7 +94,7 @@ def _unwrap(
     facing = triangle_facing(landmarks[surface], triangles)
     weight = np.where(raster.covered, facing[np.maximum(raster.triangle_index, 0)] ** 2, 0.0)
     weight = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), size / 128) * raster.covered
-    return colour, (weight * skin).astype(np.float32)
+    return colour, (weight * skin).astype(np.float32), (skin * raster.covered).astype(np.float32)
 
 
 def _match_colour(
@@ -126,9 +133,10 @@ def build_texture(
     if not images or len(images) != len(landmarks):
         raise ValueError(f"need matching images and landmarks, got {len(images)}/{len(landmarks)}")
     uv = texture_layout(landmarks[0], size)
-    colours, weights = [], []
+    colours, weights, visible = [], [], []
     for image, points in zip(images, landmarks, strict=True):
-        colour, weight = _unwrap(image, points, uv, size)
+        colour, weight, seen = _unwrap(image, points, uv, size)
+        visible.append(seen)
         if colours:
             colour = _match_colour(colour, weight, colours[0], weights[0])
             weight = weight * SECONDARY_PRIORITY
@@ -141,17 +149,20 @@ def build_texture(
         np.einsum("rhw,rhwc->hwc", selection, np.stack(colours))
         / np.maximum(total, 1e-12)[..., None]
     )
-    coverage = stacked.max(axis=0)
+    coverage = np.stack(visible).max(axis=0)
     return FaceTexture(_fill_holes(merged, coverage, uv), coverage.astype(np.float32), uv)
 
 
 def _fill_holes(colour: np.ndarray, coverage: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """Inpaint texels no reference shows (coverage < 0.05) inside the face outline."""
+    """Refill texels no reference shows cleanly (coverage < `CLEAN_COVERAGE`) inside the outline
+    with the smooth skin colour of the clean texels around them (normalised convolution, so
+    neither the hair nor the empty outside of the layout leaks in)."""
     size = colour.shape[0]
     hull = np.zeros((size, size), np.uint8)
     cv2.fillConvexPoly(hull, cv2.convexHull(np.round(uv).astype(np.int32)), 1)
-    holes = ((coverage < 0.05) & hull.astype(bool)).astype(np.uint8)
-    as_bytes = np.round(np.clip(colour, 0, 1) * 255).astype(np.uint8)
-    filled = cv2.inpaint(as_bytes, holes, max(3, size // 64), cv2.INPAINT_TELEA)
-    result = np.where(holes[..., None].astype(bool), filled.astype(np.float32) / 255.0, colour)
-    return result.astype(np.float32)
+    clean = (coverage >= CLEAN_COVERAGE).astype(np.float32)
+    holes = (clean == 0) & hull.astype(bool)
+    if not holes.any() or not clean.any():
+        return colour.astype(np.float32)
+    fill = masked_lowpass(colour.astype(np.float32), clean, sigma=size / 24)
+    return np.where(holes[..., None], fill, colour).astype(np.float32)

@@ -54,7 +54,7 @@ def _canonical_suffix(path: Path) -> str:
     return {".jpeg": ".jpg", ".tif": ".tiff"}.get(path.suffix.lower(), path.suffix.lower())
 
 
-def read_image(path: Path) -> np.ndarray:
+def read_image(path: str | Path) -> np.ndarray:
     """Read one image as RGB ``(H, W, 3)``: ``uint8``, ``uint16``, or ``float32`` for EXR.
 
     Raises
@@ -62,6 +62,7 @@ def read_image(path: Path) -> np.ndarray:
     MediaError
         If the file is missing, unreadable, or too large.
     """
+    path = Path(path)
     if not path.is_file():
         raise MediaError("file does not exist", path)
     if path.suffix.lower() == ".exr":
@@ -111,8 +112,9 @@ def _read_exr(path: Path) -> np.ndarray:
     return np.ascontiguousarray(rgb[..., :3], dtype=np.float32)
 
 
-def write_image(path: Path, image: np.ndarray) -> None:
+def write_image(path: str | Path, image: np.ndarray) -> None:
     """Write RGB ``(H, W, 3)`` (``uint8``/``uint16`` to PNG/TIFF/JPEG, ``float32`` to EXR)."""
+    path = Path(path)
     if path.suffix.lower() == ".exr":
         import OpenEXR
 
