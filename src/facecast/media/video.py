@@ -20,7 +20,7 @@ from facecast.media.types import ShotInfo
 
 #: Output codecs by name: (PyAV codec, pixel format, options).
 VIDEO_CODECS: dict[str, tuple[str, str, dict[str, str]]] = {
-    "h264": ("libx264", "yuv420p", {"crf": "16", "preset": "medium"}),
+    "h264": ("libx264", "yuv420p", {"crf": "12", "preset": "medium"}),
     "prores4444": ("prores_ks", "yuv444p10le", {"profile": "4", "vendor": "apl0"}),
     "ffv1": ("ffv1", "yuv444p", {}),
 }
@@ -140,7 +140,8 @@ class VideoWriter:
     audio_from
         A media file whose audio streams are copied packet for packet (no re-encode).
     crf
-        Constant rate factor for H.264 (lower is better; 16 is visually lossless for film).
+        Constant rate factor for H.264 (lower is better). The default, 12, keeps the untouched
+        pixels of a watermarked swap above 40 dB PSNR against the plate (43 dB without the mark).
     metadata
         Container metadata to write, e.g. ``{"comment": ...}``; a source timecode is passed here.
     """
