@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import resource
 import statistics
 import sys
@@ -44,15 +45,20 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-def _measure(size: int, work: str, steps: int, warmup: int, frames: int, queue) -> None:
+def _measure(
+    size: int, work: str, steps: int, warmup: int, frames: int, threads: int, queue
+) -> None:
     """One resolution, in a fresh process: train, then infer; put the numbers on `queue`."""
     import numpy as np
     import torch
 
+    if threads > 0:
+        torch.set_num_threads(threads)
+
     from facecast.analysis import ShotTracks
     from facecast.engines.neural import NeuralEngine
     from facecast.media import open_plate
-    from facecast.neural.checkpoint import FINAL_NAME, load_checkpoint
+    from facecast.neural.checkpoint import FINAL_NAME, load_checkpoint, step_checkpoint_path
     from facecast.neural.config import ModelConfig, TrainConfig
     from facecast.neural.faceset import load_faceset
     from facecast.neural.train import train
@@ -98,10 +104,7 @@ def _measure(size: int, work: str, steps: int, warmup: int, frames: int, queue) 
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "train_peak_mb": train_peak,
             "threads": torch.get_num_threads(),
-            "checkpoint_mb": (model_dir / "checkpoint_%08d.safetensors" % (warmup + steps))
-            .stat()
-            .st_size
-            / 2**20,
+            "checkpoint_mb": step_checkpoint_path(model_dir, warmup + steps).stat().st_size / 2**20,
             "final_loss": float(np.mean([e["loss"] for e in summary.log[-5:]])),
         }
     )
@@ -128,14 +131,31 @@ def speed(args: argparse.Namespace, work: Path) -> list[dict]:
     for size in args.sizes:
         queue = context.Queue()
         process = context.Process(
-            target=_measure, args=(size, str(work), args.steps, args.warmup, args.frames, queue)
+            target=_measure,
+            args=(size, str(work), args.steps, args.warmup, args.frames, args.threads, queue),
         )
         process.start()
-        row = queue.get()
-        process.join()
+        row = _result(queue, process)
         rows.append(row)
         print(_speed_row(row), flush=True)
     return rows
+
+
+def _result(queue, process) -> dict:
+    """Wait for the measuring process's numbers; fail loudly if it died without any."""
+    import queue as queues
+
+    while True:
+        try:
+            row = queue.get(timeout=5)
+        except queues.Empty:
+            if not process.is_alive():
+                raise RuntimeError(
+                    f"measuring process exited with code {process.exitcode}"
+                ) from None
+            continue
+        process.join()
+        return row
 
 
 def _speed_row(row: dict) -> str:
@@ -218,6 +238,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=10, help="timed training steps per size")
     parser.add_argument("--warmup", type=int, default=3, help="untimed first steps")
     parser.add_argument("--frames", type=int, default=30, help="frames rendered per size")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--quality", action="store_true", help="also compare with the mesh engine")
     parser.add_argument("--quality-steps", type=int, default=400)
     parser.add_argument("--quality-size", type=int, default=64)
@@ -225,7 +246,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="facecast-neural-bench-") as work:
         work = Path(work)
         _prepare(work)
+        print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         speed(args, work)
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
         if args.quality:
             quality(args, work)
     return 0

@@ -384,3 +384,45 @@ def test_engine_settings_name_the_model(trained):
     settings = engine.settings()
     assert settings["engine"] == "neural" and settings["identity"] == "person004"
     assert settings["resolution"] == SIZE and len(settings["model_sha256"]) == 64
+
+
+# -- character data and the CLI ----------------------------------------------------------------
+
+
+def test_character_folder_extracts_its_references(character_dir):
+    faceset, report = extract_faceset([character_dir], ExtractSettings(size=SIZE))
+    assert report.found == 2 and len(faceset) == 2
+    assert {r.source for r in faceset.records} == {"refs/ref_00.png", "refs/ref_01.png"}
+    assert (faceset.mask.reshape(2, -1).mean(axis=1) > 0.3 * 255).all()
+
+
+def test_mesh_renders_put_the_character_on_actor_poses(character_dir, actor_faces):
+    from facecast.neural.workflow import mesh_pose_faces
+
+    actor = actor_faces.select(range(0, 115, 12))
+    renders = mesh_pose_faces(load_character(character_dir), actor, count=5, seed=1)
+    assert len(renders) == 5 and all(r.augmented == "mesh-render" for r in renders.records)
+    frames = [r.frame for r in renders.records]
+    originals = actor.select([[r.frame for r in actor.records].index(f) for f in frames])
+    inside = renders.mask > 200
+    outside = originals.mask == 0
+    change = np.abs(renders.rgb.astype(int) - originals.rgb.astype(int)).mean(axis=-1)
+    assert change[inside].mean() > 10  # the face is redrawn
+    assert change[outside].max() == 0  # hair and background stay the actor crop's
+    assert np.array_equal(renders.landmarks, originals.landmarks)
+
+
+def test_train_cli_reports_a_bad_faceset_in_one_line(character_dir, tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "not_a_faceset").mkdir()
+    command = [sys.executable, "-m", "facecast", "train", "--character", str(character_dir)]
+    run = subprocess.run(
+        [*command, "--actor", str(tmp_path / "not_a_faceset"), "-o", str(tmp_path / "m")],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1
+    assert run.stderr.strip().count("\n") == 0 and "is not a faceset" in run.stderr
+    assert not (tmp_path / "m").exists()
