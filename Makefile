@@ -36,6 +36,9 @@ lint: env
 
 bench: env
 	$(BIN)/python benchmarks/analyze.py
+	$(BIN)/python benchmarks/swap.py
+	$(BIN)/python benchmarks/watermark.py
+	$(BIN)/python benchmarks/quality.py --frames 60
 
 clean:
 	rm -rf $(VENV) build *.egg-info

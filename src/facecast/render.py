@@ -258,6 +258,10 @@ def render_shot(
     settings = settings or RenderSettings()
     plate_path, output = Path(plate_path), Path(output)
     matte_path = Path(matte) if matte else None
+    if matte_path is None and report_dir is not None:
+        # the report measures the swapped region exactly when it has the matte
+        Path(report_dir).mkdir(parents=True, exist_ok=True)
+        matte_path = Path(report_dir) / "matte.mkv"
     _check_paths(plate_path, output, matte_path)
     timings: dict[str, float] = {}
 
