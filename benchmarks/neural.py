@@ -180,23 +180,28 @@ def quality(args: argparse.Namespace, work: Path) -> None:
     from facecast.quality.identity import load_people
     from facecast.render import RenderSettings, render_shot
 
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
     size = args.quality_size
     faceset = work / f"actor{size}"
     save_faceset(extract_faceset([PLATE], ExtractSettings(size=size))[0], faceset)
-    model = work / f"quality_model{size}"
+    model = args.quality_model or work / f"quality_model{size}"
     config = ModelConfig(resolution=size, encoder_dims=16, ae_dims=64, decoder_dims=16)
     settings = TrainConfig(
         steps=args.quality_steps, batch_size=8, learning_rate=1e-3, preview_every=0
     )
     started = time.perf_counter()
-    train_character(
+    summary = train_character(
         work / "person004", faceset, model, config, settings,
         character_data=CharacterData(pose_renders=16),
     )  # fmt: skip
     train_seconds = time.perf_counter() - started
     print(
         f"\nneural model: {size} px, encoder/ae/decoder 16/64/16, {args.quality_steps} steps of "
-        f"8+8 faces, lr 1e-3, trained in {train_seconds:.0f} s on this CPU"
+        f"8+8 faces, lr 1e-3, pose renders 16; steps {summary.start_step}-{summary.end_step} "
+        f"trained now in {train_seconds:.0f} s on this CPU"
     )
     models = load_quality_models()
     london = REPO.parent / "shared" / "data" / "faces" / "london"
@@ -242,6 +247,9 @@ def main() -> int:
     parser.add_argument("--quality", action="store_true", help="also compare with the mesh engine")
     parser.add_argument("--quality-steps", type=int, default=400)
     parser.add_argument("--quality-size", type=int, default=64)
+    parser.add_argument(
+        "--quality-model", type=Path, default=None, help="keep (or resume) the quality model here"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="facecast-neural-bench-") as work:
         work = Path(work)

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from facecast.analysis import polygon_mask, topology
 from facecast.analysis.face import Face
 from facecast.analysis.smoothing import OneEuroFilter
 from facecast.engines.base import FaceLayer
@@ -80,6 +81,12 @@ class NeuralEngine:
         checkpoint) or a checkpoint file.
     smoothing
         Temporal smoothing of the crop transform; ``None`` turns it off.
+    keep_eyes_mouth
+        Hand the actor's eye openings and mouth opening back to the compositor as
+        ``keep_plate`` (gaze, blinks, teeth and tongue stay the actor's, as in the mesh engine).
+        Off by default: it halves mouth and eye errors of a briefly trained model but brings
+        the actor's identity back (clip1 x London 004, 64 px, 800 CPU steps: dlib retrieval
+        78% without, 37% with; mouth error 0.059 -> 0.028, eye error 0.029 -> 0.008).
     device
         Torch device; default CUDA when present, else the CPU.
 
@@ -96,8 +103,10 @@ class NeuralEngine:
         model: str | Path,
         smoothing: SmoothingSettings | None = _DEFAULT_SMOOTHING,
         device: str | None = None,
+        keep_eyes_mouth: bool = False,
     ) -> None:
         self.smoothing = smoothing
+        self.keep_eyes_mouth = keep_eyes_mouth
         self._path = model_file(model)
         checkpoint = load_checkpoint(self._path)
         self._device = torch.device(device) if device else pick_device()
@@ -139,6 +148,7 @@ class NeuralEngine:
             "coverage": self._coverage,
             "identity": self._identity,
             "smoothing": None if self.smoothing is None else asdict(self.smoothing),
+            "keep_eyes_mouth": self.keep_eyes_mouth,
             "device": self._device.type,
         }
 
@@ -168,10 +178,12 @@ class NeuralEngine:
             return None
         rgb, mask = self.swap_crop(warp_to_crop(frame, matrix, size))
         alpha = mask * _border_fade(size)
+        keep = eyes_and_mouth(face.landmarks, box) if self.keep_eyes_mouth else None
         return FaceLayer(
             rgb=np.clip(warp_from_crop(rgb, matrix, box), 0.0, 1.0),
             alpha=np.clip(warp_from_crop(alpha, matrix, box), 0.0, 1.0),
             box=box,
+            keep_plate=keep,
         )
 
     @torch.inference_mode()
@@ -209,6 +221,30 @@ class NeuralEngine:
         side = float(np.linalg.norm(corners[1] - corners[0]))
         smooth = state.filter(corners, face.frame_index / self.smoothing.fps, scale=side)
         return cv2.getAffineTransform(smooth.astype(np.float32), corners_crop).astype(np.float64)
+
+
+def eyes_and_mouth(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The actor's eye openings and mouth opening inside `box`, softened by about a pixel.
+
+    Parameters
+    ----------
+    landmarks
+        ``(478, 2+)`` mesh points in frame pixels.
+    box
+        ``(x0, y0, x1, y1)`` frame region.
+
+    Returns
+    -------
+    ndarray
+        ``float32 (y1 - y0, x1 - x0)`` in [0, 1].
+    """
+    x0, y0, x1, y1 = box
+    polygons = [
+        landmarks[contour, :2] - (x0, y0)
+        for contour in (topology.LEFT_EYE, topology.RIGHT_EYE, topology.LIPS_INNER)
+    ]
+    eye_width = float(np.linalg.norm(landmarks[33, :2] - landmarks[133, :2]))
+    return polygon_mask(polygons, (y1 - y0, x1 - x0), feather_px=max(1.0, 0.06 * eye_width))
 
 
 def _border_fade(size: int) -> np.ndarray:
