@@ -28,3 +28,26 @@ def find_data(relative: str) -> Path:
 def data():
     """``data("plates/weekly_address_clip1.mp4")`` -> Path, from tests/data or ../shared/data."""
     return find_data
+
+
+def run_facecast(*args, timeout: int = 600):
+    """Run the ``facecast`` command line in a subprocess, as a user would."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "facecast", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    """A user error: exit status 1, one ``facecast: error:`` line on stderr, no traceback."""
+    assert result.returncode == 1, result
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("facecast: error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])

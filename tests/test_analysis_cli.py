@@ -12,27 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import assert_one_line_error
+from conftest import run_facecast as facecast
 from facecast.analysis import ShotTracks, TracksFileError
 from facecast.media import open_plate
-
-
-def facecast(*args: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "facecast", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
-    assert result.returncode != 0
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert lines[0].startswith("facecast: error: ")
-    for word in words:
-        assert word in lines[0]
 
 
 @pytest.fixture(scope="module")

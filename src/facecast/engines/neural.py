@@ -12,7 +12,6 @@ identity recognizer used by quality reports is never used here.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from facecast.neural.align import (
 )
 from facecast.neural.checkpoint import build_model, load_checkpoint, model_file
 from facecast.neural.distributed import pick_device
+from facecast.provenance.manifest import sha256_file
 
 #: Width of the fade to zero at the crop's border, as a fraction of the crop side.
 _BORDER_FADE = 0.06
@@ -117,7 +117,7 @@ class NeuralEngine:
         self._characters = list(self._config.identities[1:])
         self._identity: str | None = None
         self._tracks: dict[int, _TrackState] = {}
-        self._sha256 = _sha256(self._path)
+        self._sha256 = sha256_file(self._path)
 
     def prepare(self, character) -> None:
         """Pick the decoder of `character` (a `facecast.character.asset.Character`).
@@ -251,11 +251,3 @@ def _border_fade(size: int) -> np.ndarray:
     """``float32 (size, size)``: 1 inside, ramping to 0 over the crop's outer `_BORDER_FADE`."""
     ramp = np.clip(np.minimum(np.arange(size), np.arange(size)[::-1]) / (_BORDER_FADE * size), 0, 1)
     return np.minimum.outer(ramp, ramp).astype(np.float32)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
