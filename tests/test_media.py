@@ -186,3 +186,28 @@ def test_huge_image_is_refused_before_decoding(tmp_path):
     path.write_bytes(bytes(huge))
     with pytest.raises(MediaError, match="larger than facecast accepts"):
         read_image(path)
+
+
+def test_background_writer_gives_the_same_bytes(tmp_path, data):
+    from facecast.media.background import BackgroundWriter
+
+    plate = open_plate(data("plates/weekly_address_clip1.mp4"))
+    frames = [f for _, f in zip(range(12), plate.frames(), strict=False)]
+    with open_writer(tmp_path / "plain.mp4", plate.info) as writer:
+        for frame in frames:
+            writer.write(frame)
+    with BackgroundWriter(open_writer(tmp_path / "threaded.mp4", plate.info)) as encoder:
+        for frame in frames:
+            encoder.write(frame)
+    assert (tmp_path / "plain.mp4").read_bytes() == (tmp_path / "threaded.mp4").read_bytes()
+
+
+def test_background_writer_reports_errors_and_leaves_nothing(tmp_path):
+    from facecast.media.background import BackgroundWriter
+
+    output = tmp_path / "bad.mp4"
+    writer = VideoWriter(output, 64, 64, Fraction(24))
+    with pytest.raises(ValueError, match="expected uint8"), BackgroundWriter(writer) as encoder:
+        for _ in range(10):
+            encoder.write(np.zeros((32, 32, 3), np.uint8))  # wrong size
+    assert list(tmp_path.iterdir()) == []

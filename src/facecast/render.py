@@ -36,6 +36,7 @@ from facecast.composite.compositor import (
 from facecast.engines import create_engine
 from facecast.errors import FaceNotFoundError, MediaError
 from facecast.media import Plate, SequenceWriter, VideoWriter, open_plate, open_writer, to_uint8
+from facecast.media.background import BackgroundWriter
 from facecast.provenance.manifest import (
     MANIFEST_FORMAT,
     MANIFEST_VERSION,
@@ -163,13 +164,12 @@ def _matte_writer(path: Path, plate: Plate) -> VideoWriter | SequenceWriter:
     return SequenceWriter(path, extension="png", stem="matte")
 
 
-def _write_matte(writer: VideoWriter | SequenceWriter, matte: np.ndarray) -> None:
-    """Write a ``float32 (H, W)`` matte in [0, 1] as 8-bit video or 16-bit PNG."""
+def _matte_pixels(writer: VideoWriter | SequenceWriter, matte: np.ndarray) -> np.ndarray:
+    """A ``float32 (H, W)`` matte in [0, 1] as 8-bit grey RGB for video, 16-bit for PNG."""
     if isinstance(writer, VideoWriter):
         grey = np.round(matte * 255.0).astype(np.uint8)
-        writer.write(np.repeat(grey[..., None], 3, axis=2))
-    else:
-        writer.write(np.round(matte * 65535.0).astype(np.uint16))
+        return np.repeat(grey[..., None], 3, axis=2)
+    return np.round(matte * 65535.0).astype(np.uint16)
 
 
 def _swap_frame(
@@ -395,10 +395,10 @@ def _render_frames(
     target_set = set(targets)
     swapped = 0
     with ExitStack() as stack:
-        writer = stack.enter_context(
-            open_writer(output, plate.info, codec=settings.codec, crf=settings.crf)
-        )
-        matte_writer = stack.enter_context(_matte_writer(matte_path, plate)) if matte_path else None
+        writers = [open_writer(output, plate.info, codec=settings.codec, crf=settings.crf)]
+        if matte_path:
+            writers.append(_matte_writer(matte_path, plate))
+        encoder = stack.enter_context(BackgroundWriter(*writers))
         hands = stack.enter_context(HandDetector(max_hands=2)) if settings.hands else None
         bar = stack.enter_context(progress_bar(plate, label="swap", enabled=progress))
         for index, frame in enumerate(plate.frames()):
@@ -407,9 +407,7 @@ def _render_frames(
             swapped += bool(matte.any())
             if watermark is not None:
                 new_frame = watermark.apply(new_frame)
-            writer.write(new_frame)
-            if matte_writer is not None:
-                _write_matte(matte_writer, matte)
+            encoder.write(new_frame, *([_matte_pixels(writers[1], matte)] if matte_path else []))
             bar.advance()
     return swapped
 
