@@ -67,6 +67,12 @@ def _measure(task: dict) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _measure_swap(plate: Path, out: Path, character: Path) -> dict:
+    """`_measure` of a whole `facecast swap` of `plate` with `character`."""
+    task = {"kind": "swap", "plate": str(plate), "out": str(out), "character": str(character)}
+    return _measure(task)
+
+
 def _scaled_plate(source: Path, target: Path, height: int, repeat: int = 1) -> Path:
     """Re-encode `source` at `height` lines (keeping audio), `repeat` times in a row."""
     import cv2
@@ -106,14 +112,7 @@ def main() -> None:
     )
     for name, plate in plates.items():
         base = _measure({"kind": "transcode", "plate": str(plate), "out": str(work / "t.mp4")})
-        swap = _measure(
-            {
-                "kind": "swap",
-                "plate": str(plate),
-                "out": str(work / "s.mp4"),
-                "character": str(character),
-            }
-        )
+        swap = _measure_swap(plate, work / "s.mp4", character)
         print(
             f"{name:8} {swap['frames']:>6} {base['fps']:>14.1f} {swap['fps']:>9.1f} "
             f"{swap['fps'] / base['fps']:>6.2f} {swap['split'].get('analyze', 0):>10.1f} "
@@ -122,22 +121,8 @@ def main() -> None:
 
     if not args.quick:
         long_plate = _scaled_plate(PLATE, work / "plate_x3.mp4", 720, repeat=3)
-        short = _measure(
-            {
-                "kind": "swap",
-                "plate": str(PLATE),
-                "out": str(work / "a.mp4"),
-                "character": str(character),
-            }
-        )
-        long = _measure(
-            {
-                "kind": "swap",
-                "plate": str(long_plate),
-                "out": str(work / "b.mp4"),
-                "character": str(character),
-            }
-        )
+        short = _measure_swap(PLATE, work / "a.mp4", character)
+        long = _measure_swap(long_plate, work / "b.mp4", character)
         print(
             f"peak memory: {short['frames']} frames {short['peak_mib']:.0f} MiB, "
             f"{long['frames']} frames {long['peak_mib']:.0f} MiB "

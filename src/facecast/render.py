@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -253,8 +254,6 @@ def render_shot(
     FacecastError
         For bad input: expired consent, unreadable plate, no face in the shot, bad paths.
     """
-    import time
-
     settings = settings or RenderSettings()
     plate_path, output = Path(plate_path), Path(output)
     matte_path = Path(matte) if matte else None

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from mediapipe.python.solutions import face_detection as mp_face_detection
 
-from facecast.analysis.face import Face
+from facecast.analysis.face import Face, check_rgb_frame
 from facecast.analysis.geometry import box_iou, landmark_box
 from facecast.analysis.landmarks import LandmarkModel, Roi, roi_from_landmarks, roi_from_points
 from facecast.analysis.pose import head_pose
@@ -144,7 +144,7 @@ class FaceAnalyzer:
             Largest first; ``landmarks`` ``float32 (478, 3)`` in frame pixels, ``bbox`` the
             landmarks' extent, ``pose`` from `head_pose`, ``track_id`` ``-1``.
         """
-        _check_frame(frame)
+        check_rgb_frame(frame)
         self.timings["frames"] += 1
         self.last_skipped = []
         regions = self._hint_regions()
@@ -252,13 +252,6 @@ class FaceAnalyzer:
         self.timings["mesh"] += time.perf_counter() - started
         faces.sort(key=lambda f: -f.size)
         return faces[: self.max_faces]
-
-
-def _check_frame(frame: np.ndarray) -> None:
-    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 RGB frame, got {getattr(frame, 'dtype', type(frame))}")
-    if frame.ndim != 3 or frame.shape[2] != 3:
-        raise ValueError(f"expected a uint8 RGB frame of shape (H, W, 3), got {frame.shape}")
 
 
 def _side(box: np.ndarray) -> float:

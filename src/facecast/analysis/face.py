@@ -10,6 +10,14 @@ import numpy as np
 NUM_LANDMARKS = 478
 
 
+def check_rgb_frame(frame: np.ndarray) -> None:
+    """Raise ``ValueError`` unless `frame` is ``uint8`` RGB ``(H, W, 3)`` (what the models take)."""
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 RGB frame, got {getattr(frame, 'dtype', type(frame))}")
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"expected a uint8 RGB frame of shape (H, W, 3), got {frame.shape}")
+
+
 @dataclass
 class Face:
     """One face in one frame.

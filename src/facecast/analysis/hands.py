@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from mediapipe.python.solutions import hands as mp_hands
 
+from facecast.analysis.face import check_rgb_frame
 from facecast.analysis.quiet import QuietGraph
 
 __all__ = ["HAND_POINTS", "HandDetector"]
@@ -56,10 +57,7 @@ class HandDetector:
         list of ndarray
             One ``float32 (21, 2)`` array of keypoints in pixels (``x, y``) per hand.
         """
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(
-                f"expected a uint8 RGB frame (H, W, 3), got {frame.dtype} {frame.shape}"
-            )
+        check_rgb_frame(frame)
         height, width = frame.shape[:2]
         result = self._hands.process(frame)
         hands = []
