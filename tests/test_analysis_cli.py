@@ -78,10 +78,13 @@ def test_debug_video_shows_the_mesh_over_each_face(analysed):
 def test_tracks_json_is_versioned_plain_json(analysed):
     _, output, _ = analysed
     data = json.loads((output / "tracks.json").read_text())
-    assert data["format"] == "facecast.tracks" and data["version"] == 1
+    assert data["format"] == "facecast.tracks" and data["version"] == 2
     face = data["frames"][0][0]
     assert set(face) >= {"track_id", "bbox", "landmarks", "pose"}
     assert len(face["landmarks"]) == 478 and len(face["pose"]) == 3
+    # hands in front of faces are recorded for the swap; the group holds a phone up at ~60
+    assert len(data["hands"]) == 90
+    assert any(len(hand) == 21 for frame in data["hands"][50:70] for hand in frame)
 
 
 def test_tracks_of_another_version_or_garbage_are_refused(analysed, tmp_path):

@@ -211,3 +211,49 @@ def test_background_writer_reports_errors_and_leaves_nothing(tmp_path):
         for _ in range(10):
             encoder.write(np.zeros((32, 32, 3), np.uint8))  # wrong size
     assert list(tmp_path.iterdir()) == []
+
+
+def test_read_ahead_yields_the_same_frames_in_order(data):
+    from facecast.media.background import read_ahead
+
+    plate = open_plate(data("plates/weekly_address_clip1.mp4"))
+    plain = list(plate.frames())
+    ahead = list(read_ahead(plate.frames(), depth=3))
+    assert len(ahead) == len(plain) == plate.info.frame_count
+    assert all(np.array_equal(a, b) for a, b in zip(ahead, plain, strict=True))
+
+
+def test_read_ahead_raises_the_sources_error_where_it_happened():
+    """A decoder failing mid-shot (see test_analysis_cli's truncated plate for the real file)
+    reaches the consumer after the frames decoded before it, not earlier and not lost."""
+    from facecast.media.background import read_ahead
+
+    def frames():
+        yield from range(7)
+        raise MediaError("decoding failed after frame 7", "cut.mp4")
+
+    seen = []
+    with pytest.raises(MediaError, match="after frame 7"):
+        for value in read_ahead(frames(), depth=2):
+            seen.append(value)
+    assert seen == list(range(7))
+
+
+def test_read_ahead_stops_and_closes_its_source_when_left_early():
+    import threading
+
+    from facecast.media.background import read_ahead
+
+    closed = threading.Event()
+
+    def numbers():
+        try:
+            yield from range(1000)
+        finally:
+            closed.set()
+
+    for value in read_ahead(numbers(), depth=2):
+        if value == 5:
+            break
+    assert closed.wait(timeout=5)
+    assert not any(t.name == "facecast-read" for t in threading.enumerate())

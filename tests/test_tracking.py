@@ -261,3 +261,45 @@ def test_streaming_results_match_the_collected_shot(address):
         (kept,) = address.frames[result.index]
         assert np.array_equal(face.landmarks, kept.landmarks)  # deterministic
         assert result.frame.shape == (720, 1280, 3) and result.frame.dtype == np.uint8
+
+
+# -- hands found in the same pass ---------------------------------------------------------------
+def test_hands_searched_beside_the_analysis_match_a_plain_loop():
+    """The analysis pass searches hands on a worker thread; the result is what a plain loop over
+    the frames holding a face finds (same detector settings, same frames in the same order), and
+    the street group's raised hands (around frame 60) are among them."""
+    from facecast.analysis import HandDetector
+    from facecast.analysis.hands import OCCLUDING_HANDS
+
+    path = find_data("plates/street_group_3s.mp4")
+    with FaceAnalyzer() as analyzer, HandDetector(max_hands=OCCLUDING_HANDS) as hands:
+        tracks = analyze_plate(open_plate(path), analyzer, progress=False, hands=hands)
+    assert tracks.hands is not None and len(tracks.hands) == len(tracks.frames) == 90
+
+    with FaceAnalyzer() as analyzer:
+        with_faces = {r.index for r in iter_analysis(open_plate(path), analyzer) if r.faces}
+    expected = []
+    with HandDetector(max_hands=OCCLUDING_HANDS) as plain:
+        for index, frame in enumerate(open_plate(path).frames()):
+            expected.append(plain.detect(frame) if index in with_faces else [])
+    found = [len(frame) for frame in tracks.hands]
+    assert found == [len(frame) for frame in expected]
+    assert sum(found[50:70]) >= 10, found
+    for ours, theirs in zip(tracks.hands, expected, strict=True):
+        for a, b in zip(ours, theirs, strict=True):
+            assert a.shape == (21, 2) and np.array_equal(a, b)
+
+
+def test_tracks_without_hands_are_saved_as_such_and_version_1_files_load(tmp_path, address):
+    assert address.hands is None
+    path = address.save(tmp_path / "tracks.json")
+    assert ShotTracks.load(path).hands is None
+    import json
+
+    data = json.loads(path.read_text())
+    data["version"] = 1
+    del data["hands"]
+    old = tmp_path / "v1.json"
+    old.write_text(json.dumps(data))
+    loaded = ShotTracks.load(old)
+    assert loaded.hands is None and len(loaded.frames) == 115

@@ -1,10 +1,11 @@
 """One shot, end to end. The only module that knows the whole order of a render:
 
 1. load the character and check its consent;
-2. analyse the plate into face tracks (or reuse a tracks file) and pick the target tracks;
+2. analyse the plate into face tracks and the hands in front of them (or reuse a tracks file)
+   and pick the target tracks;
 3. stream the plate again: per frame, the engine renders each target face, the compositor
    relights and blends it (hands in front of the face stay in front), the watermark is embedded,
-   the frame and its matte are written;
+   the frame and its matte are written (on a background thread);
 4. write the render manifest, sign Content Credentials when a signing identity is given, append
    to the consent ledger, and optionally write the quality report.
 
@@ -26,6 +27,7 @@ import numpy as np
 import facecast
 from facecast.analysis import FaceAnalyzer, HandDetector, ShotTracks, analyze_plate, hand_mask
 from facecast.analysis.face import Face
+from facecast.analysis.hands import OCCLUDING_HANDS
 from facecast.analysis.shot import progress_bar
 from facecast.character.asset import Character, load_character
 from facecast.composite.compositor import (
@@ -37,7 +39,7 @@ from facecast.composite.compositor import (
 from facecast.engines import create_engine
 from facecast.errors import FaceNotFoundError, MediaError
 from facecast.media import Plate, SequenceWriter, VideoWriter, open_plate, open_writer, to_uint8
-from facecast.media.background import BackgroundWriter
+from facecast.media.background import BackgroundWriter, read_ahead
 from facecast.provenance.manifest import (
     MANIFEST_FORMAT,
     MANIFEST_VERSION,
@@ -178,10 +180,11 @@ def _swap_frame(
     faces: list[Face],
     engine,
     settings: CompositeSettings,
-    hands: HandDetector | None,
+    hands: list[np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Swap the given faces in one frame.
 
+    `hands` holds ``float32 (21, 2)`` keypoints per hand in front of the faces (may be empty).
     Returns the new frame (plate dtype, ``(H, W, 3)``) and the matte ``float32 (H, W)``.
     """
     height, width = frame.shape[:2]
@@ -189,10 +192,7 @@ def _swap_frame(
     if not faces:
         return frame, matte
     preview = to_uint8(frame)
-    occluder = None
-    if hands is not None:
-        points = hands.detect(preview)
-        occluder = hand_mask(points, (height, width)) if points else None
+    occluder = hand_mask(hands, (height, width)) if hands else None
     output = frame.copy()
     for face in faces:
         layer = engine.render(preview, face)
@@ -269,7 +269,7 @@ def render_shot(
     plate = open_plate(plate_path)
 
     started = time.perf_counter()
-    tracks = _load_or_analyze(plate, tracks_file, progress)
+    tracks = _load_or_analyze(plate, tracks_file, progress, settings.hands)
     timings["analyze"] = time.perf_counter() - started
     targets = choose_tracks(tracks, settings.track, settings.all_faces, plate_path)
 
@@ -351,7 +351,10 @@ def render_shot(
     return result
 
 
-def _load_or_analyze(plate: Plate, tracks_file: str | Path | None, progress: bool) -> ShotTracks:
+def _load_or_analyze(
+    plate: Plate, tracks_file: str | Path | None, progress: bool, hands: bool
+) -> ShotTracks:
+    """The shot's tracks from `tracks_file`, or from a new analysis (with hands if asked)."""
     if tracks_file is not None:
         tracks = ShotTracks.load(tracks_file)
         if len(tracks.frames) != plate.info.frame_count:
@@ -361,8 +364,10 @@ def _load_or_analyze(plate: Plate, tracks_file: str | Path | None, progress: boo
                 tracks_file,
             )
         return tracks
-    with FaceAnalyzer() as analyzer:
-        return analyze_plate(plate, analyzer, progress=progress)
+    with ExitStack() as stack:
+        analyzer = stack.enter_context(FaceAnalyzer())
+        detector = stack.enter_context(HandDetector(max_hands=OCCLUDING_HANDS)) if hands else None
+        return analyze_plate(plate, analyzer, progress=progress, hands=detector)
 
 
 def _tracks_digest(tracks: ShotTracks) -> str:
@@ -398,10 +403,14 @@ def _render_frames(
         if matte_path:
             writers.append(_matte_writer(matte_path, plate))
         encoder = stack.enter_context(BackgroundWriter(*writers))
-        hands = stack.enter_context(HandDetector(max_hands=2)) if settings.hands else None
+        # a tracks file without hands (version 1, or analysed without them): search them here
+        live_hands = None
+        if settings.hands and tracks.hands is None:
+            live_hands = stack.enter_context(HandDetector(max_hands=OCCLUDING_HANDS))
         bar = stack.enter_context(progress_bar(plate, label="swap", enabled=progress))
-        for index, frame in enumerate(plate.frames()):
+        for index, frame in enumerate(read_ahead(plate.frames())):
             faces = [f for f in _frame_faces(tracks, index) if f.track_id in target_set]
+            hands = _frame_hands(tracks, index, faces, frame, live_hands, settings.hands)
             new_frame, matte = _swap_frame(frame, faces, engine, settings.composite, hands)
             swapped += bool(matte.any())
             if watermark is not None:
@@ -413,6 +422,22 @@ def _render_frames(
 
 def _frame_faces(tracks: ShotTracks, index: int) -> list[Face]:
     return tracks.frames[index] if index < len(tracks.frames) else []
+
+
+def _frame_hands(
+    tracks: ShotTracks,
+    index: int,
+    faces: list[Face],
+    frame: np.ndarray,
+    live: HandDetector | None,
+    wanted: bool,
+) -> list[np.ndarray]:
+    """Hands in front of this frame's faces: from the analysis, or searched now by `live`."""
+    if not wanted or not faces:
+        return []
+    if live is not None:
+        return live.detect(to_uint8(frame))
+    return tracks.hands[index] if index < len(tracks.hands) else []
 
 
 def _finish_output(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,6 +14,7 @@ from facecast.errors import MediaError
 
 if TYPE_CHECKING:  # mediapipe loads in a second: import it only when the command runs
     from facecast.analysis.detector import FaceAnalyzer
+    from facecast.analysis.hands import HandDetector
     from facecast.analysis.shot import ShotTracks
     from facecast.media import Plate
 
@@ -31,6 +33,12 @@ def analyze_command(
     debug_video: Annotated[
         bool, typer.Option("--debug-video/--no-debug-video", help="Also write debug.mp4.")
     ] = True,
+    hands: Annotated[
+        bool,
+        typer.Option(
+            "--hands/--no-hands", help="Also record hands (the occluders a swap keeps in front)."
+        ),
+    ] = True,
     max_faces: Annotated[int, typer.Option(help="Most faces per frame.")] = 8,
     min_face_size: Annotated[int, typer.Option(help="Smaller faces are skipped (px).")] = 24,
     fps: Annotated[
@@ -40,6 +48,7 @@ def analyze_command(
 ) -> None:
     """Find, landmark and track every face of PLATE; write OUTPUT/tracks.json and debug.mp4."""
     from facecast.analysis.detector import FaceAnalyzer
+    from facecast.analysis.hands import OCCLUDING_HANDS, HandDetector
     from facecast.media import open_plate
 
     shot = open_plate(plate, fps=_parse_fps(fps, plate))
@@ -48,8 +57,15 @@ def analyze_command(
     created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
     try:
-        with FaceAnalyzer(max_faces=max_faces, min_face_size=min_face_size) as analyzer:
-            tracks = _run(shot, analyzer, output / DEBUG_NAME if debug_video else None, progress)
+        with ExitStack() as stack:
+            analyzer = stack.enter_context(
+                FaceAnalyzer(max_faces=max_faces, min_face_size=min_face_size)
+            )
+            detector = (
+                stack.enter_context(HandDetector(max_hands=OCCLUDING_HANDS)) if hands else None
+            )
+            debug_path = output / DEBUG_NAME if debug_video else None
+            tracks = _run(shot, analyzer, detector, debug_path, progress)
         tracks.save(output / TRACKS_NAME)
     except BaseException:
         if created and not any(output.iterdir()):
@@ -78,7 +94,11 @@ def _parse_fps(text: str | None, plate: Path) -> Fraction | None:
 
 
 def _run(
-    shot: Plate, analyzer: FaceAnalyzer, debug_path: Path | None, progress: bool
+    shot: Plate,
+    analyzer: FaceAnalyzer,
+    hands: HandDetector | None,
+    debug_path: Path | None,
+    progress: bool,
 ) -> ShotTracks:
     """Analyse the shot, writing the debug video in the same pass (one frame in memory)."""
     from facecast.analysis.draw import draw_faces
@@ -86,7 +106,7 @@ def _run(
     from facecast.media import VideoWriter
 
     info = shot.info
-    tracks = ShotTracks(info=info.to_dict())
+    tracks = ShotTracks(info=info.to_dict(), hands=None if hands is None else [])
     writer = None
     # H.264 needs even sides: the debug video drops a last odd row/column.
     width, height = info.width - info.width % 2, info.height - info.height % 2
@@ -95,7 +115,7 @@ def _run(
         writer = VideoWriter(debug_path, width, height, info.fps, audio_from=audio, crf=23)
     try:
         with progress_bar(shot, enabled=progress) as bar:
-            for result in iter_analysis(shot, analyzer):
+            for result in iter_analysis(shot, analyzer, hands=hands):
                 tracks.add(result)
                 if writer is not None:
                     drawn = draw_faces(result.frame, result.faces, result.skipped)

@@ -8,10 +8,12 @@ from mediapipe.python.solutions import hands as mp_hands
 from facecast.analysis.face import check_rgb_frame
 from facecast.analysis.quiet import QuietGraph
 
-__all__ = ["HAND_POINTS", "HandDetector"]
+__all__ = ["HAND_POINTS", "OCCLUDING_HANDS", "HandDetector"]
 
 #: Keypoints per hand (wrist and four per finger).
 HAND_POINTS = 21
+#: Most hands searched per frame as occluders of the faces a swap replaces.
+OCCLUDING_HANDS = 2
 
 
 class HandDetector:

@@ -2,6 +2,12 @@
 
 `iter_analysis` is the streaming core (one decoded frame in memory at a time); `analyze_plate`
 collects its results into `ShotTracks`, which saves to and loads from a versioned JSON file.
+
+Given a `HandDetector`, the same pass also finds the hands of every frame that holds a face (the
+occluders a swap keeps in front of the face). Hand detection runs on a worker thread while the
+main thread analyses the next frames: mediapipe's graphs do their work outside the GIL, so on
+two cores the hands cost little wall time here, and the swap pass, which runs one core short
+beside the encoder, no longer carries them.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import json
 import os
 from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +26,11 @@ import numpy as np
 from facecast.analysis.cuts import CutDetector
 from facecast.analysis.detector import FaceAnalyzer
 from facecast.analysis.face import Face
+from facecast.analysis.hands import HAND_POINTS, HandDetector
 from facecast.analysis.tracker import FaceTracker
 from facecast.errors import FacecastError
 from facecast.media import Plate, to_uint8
+from facecast.media.background import read_ahead
 
 __all__ = [
     "TRACKS_FORMAT",
@@ -34,7 +43,11 @@ __all__ = [
 ]
 
 TRACKS_FORMAT = "facecast.tracks"
-TRACKS_VERSION = 1
+#: Version 2 added ``hands``; version-1 files (no hands) still load.
+TRACKS_VERSION = 2
+READABLE_TRACKS_VERSIONS = (1, 2)
+#: Frames a hand search may lag behind the face analysis before the pass waits for it.
+HAND_LAG = 2
 #: Largest tracks file `ShotTracks.load` accepts (bytes): about 1 hour of 2 faces at 24 fps.
 MAX_TRACKS_BYTES = 4 << 30
 
@@ -59,6 +72,9 @@ class FrameAnalysis:
         Faces seen but not analysed: ``{"frame_index", "bbox", "score", "reason"}``.
     cut
         Whether a shot cut was detected at this frame (tracks end before it).
+    hands
+        ``float32 (21, 2)`` keypoints in pixels per hand found in the frame; ``None`` when the
+        pass did not look for hands, ``[]`` when it found none or the frame holds no face.
     """
 
     index: int
@@ -66,6 +82,7 @@ class FrameAnalysis:
     faces: list[Face]
     skipped: list[dict]
     cut: bool
+    hands: list[np.ndarray] | None = None
 
 
 def iter_analysis(
@@ -74,6 +91,7 @@ def iter_analysis(
     tracker: FaceTracker | None = None,
     cuts: CutDetector | None = None,
     min_track_frames: int = 3,
+    hands: HandDetector | None = None,
 ) -> Iterator[FrameAnalysis]:
     """Detect, landmark and track the faces of every frame of `plate`, streaming.
 
@@ -94,6 +112,9 @@ def iter_analysis(
         on textures, robots, posters) move to ``skipped`` with reason ``"short track"``.
         Results are therefore yielded ``2 * min_track_frames`` frames late (a few frames are
         held in memory). ``1`` reports everything at once.
+    hands
+        A video-mode `HandDetector` (``static_images=False``): also find the hands of every
+        frame that holds a face (``FrameAnalysis.hands``), on a worker thread.
 
     Yields
     ------
@@ -103,6 +124,8 @@ def iter_analysis(
     tracker = tracker or FaceTracker(plate.info.fps)
     cuts = cuts or CutDetector()
     results = _analyse(plate, analyzer, tracker, cuts)
+    if hands is not None:
+        results = _with_hands(results, hands)
     if min_track_frames <= 1:
         yield from results
         return
@@ -121,7 +144,7 @@ def iter_analysis(
 def _analyse(
     plate: Plate, analyzer: FaceAnalyzer, tracker: FaceTracker, cuts: CutDetector
 ) -> Iterator[FrameAnalysis]:
-    for index, raw in enumerate(plate.frames()):
+    for index, raw in enumerate(read_ahead(plate.frames())):
         frame = to_uint8(raw)
         cut = cuts.is_cut(frame)
         if cut:
@@ -130,6 +153,28 @@ def _analyse(
         faces = tracker.update(index, frame, analyzer.detect(frame))
         skipped = [{"frame_index": index, **s} for s in analyzer.last_skipped]
         yield FrameAnalysis(index, frame, faces, skipped, cut)
+
+
+def _with_hands(results: Iterator[FrameAnalysis], hands: HandDetector) -> Iterator[FrameAnalysis]:
+    """Attach the hands of each frame that holds a face, searched on one worker thread.
+
+    The worker sees the frames in order (mediapipe tracks hands from frame to frame), at most
+    `HAND_LAG` frames behind the face analysis, so the output is the same as a plain loop's.
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="facecast-hands") as worker:
+        waiting: deque[tuple[FrameAnalysis, Future | None]] = deque()
+        for result in results:
+            search = worker.submit(hands.detect, result.frame) if result.faces else None
+            waiting.append((result, search))
+            if len(waiting) > HAND_LAG:
+                yield _hands_attached(*waiting.popleft())
+        while waiting:
+            yield _hands_attached(*waiting.popleft())
+
+
+def _hands_attached(result: FrameAnalysis, search: Future | None) -> FrameAnalysis:
+    result.hands = search.result() if search is not None else []
+    return result
 
 
 def _confirmed(result: FrameAnalysis, counts: Counter[int], min_frames: int) -> FrameAnalysis:
@@ -165,17 +210,24 @@ class ShotTracks:
         Frame indices where a shot cut was detected.
     info
         The plate's `ShotInfo.to_dict`, or ``{}``.
+    hands
+        Per frame, ``float32 (21, 2)`` keypoints in pixels of each hand found in frames that
+        hold a face (frames without a face are not searched); ``None`` when the analysis did
+        not look for hands (a swap then searches them itself).
     """
 
     frames: list[list[Face]] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
     cuts: list[int] = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    hands: list[list[np.ndarray]] | None = None
 
     def add(self, result: FrameAnalysis) -> None:
         """Append one frame's result (frames must arrive in order)."""
         if result.index != len(self.frames):
             raise ValueError(f"frame {result.index} added after {len(self.frames)} frames")
+        if self.hands is not None:
+            self.hands.append(result.hands or [])
         self.frames.append(result.faces)
         self.skipped.extend(result.skipped)
         if result.cut:
@@ -222,14 +274,18 @@ class ShotTracks:
             "cuts": list(self.cuts),
             "skipped": list(self.skipped),
             "frames": [[face.to_dict() for face in faces] for faces in self.frames],
+            "hands": None
+            if self.hands is None
+            else [[np.round(hand, 2).tolist() for hand in hands] for hands in self.hands],
         }
 
     def save(self, path: str | Path) -> Path:
         """Write the tracks as JSON, atomically (temporary name, then rename).
 
-        Layout: ``{"format": "facecast.tracks", "version": 1, "info": {...}, "cuts": [...],
+        Layout: ``{"format": "facecast.tracks", "version": 2, "info": {...}, "cuts": [...],
         "skipped": [...], "frames": [[{"track_id", "bbox", "score", "pose", "landmarks"}, ...],
-        ...]}`` with one list per frame; landmarks are ``478 x [x, y, z]`` pixels.
+        ...], "hands": [[hand, ...], ...] or null}`` with one list per frame; landmarks are
+        ``478 x [x, y, z]`` pixels, each hand ``21 x [x, y]`` pixels.
         """
         path = Path(path)
         temp = path.with_name(f".{path.name}.partial")
@@ -249,7 +305,7 @@ class ShotTracks:
         Raises
         ------
         TracksFileError
-            If the file is missing, too large, not JSON, or not a version-1 tracks file.
+            If the file is missing, too large, not JSON, or not a version-1 or -2 tracks file.
         """
         path = Path(path)
         if not path.is_file():
@@ -267,9 +323,10 @@ class ShotTracks:
         """Inverse of `to_dict`; raises `TracksFileError` naming `path` on a malformed dict."""
         if not isinstance(data, dict) or data.get("format") != TRACKS_FORMAT:
             raise TracksFileError(f"is not a {TRACKS_FORMAT} file", path)
-        if data.get("version") != TRACKS_VERSION:
+        if data.get("version") not in READABLE_TRACKS_VERSIONS:
             raise TracksFileError(
-                f"has tracks version {data.get('version')!r}; this facecast reads {TRACKS_VERSION}",
+                f"has tracks version {data.get('version')!r}; this facecast reads "
+                f"{' and '.join(map(str, READABLE_TRACKS_VERSIONS))}",
                 path,
             )
         try:
@@ -282,9 +339,24 @@ class ShotTracks:
                 skipped=list(data.get("skipped", [])),
                 cuts=[int(c) for c in data.get("cuts", [])],
                 info=dict(data.get("info", {})),
+                hands=_hands_from_list(data.get("hands"), len(frames)),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise TracksFileError(f"has a malformed face record ({error})", path) from None
+
+
+def _hands_from_list(data: list | None, frame_count: int) -> list[list[np.ndarray]] | None:
+    """Inverse of the ``hands`` entry of `ShotTracks.to_dict` (raises ValueError if malformed)."""
+    if data is None:
+        return None
+    if len(data) != frame_count:
+        raise ValueError(f"hands cover {len(data)} frames, faces {frame_count}")
+    hands = [[np.asarray(hand, np.float32) for hand in frame] for frame in data]
+    for frame in hands:
+        for hand in frame:
+            if hand.shape != (HAND_POINTS, 2):
+                raise ValueError(f"a hand has keypoints of shape {hand.shape}")
+    return hands
 
 
 def _face_from_dict(data: dict, index: int) -> Face:
@@ -299,6 +371,7 @@ def analyze_plate(
     analyzer: FaceAnalyzer | None = None,
     progress: bool = True,
     tracker: FaceTracker | None = None,
+    hands: HandDetector | None = None,
 ) -> ShotTracks:
     """Analyse a whole shot into `ShotTracks`, streaming its frames.
 
@@ -313,18 +386,20 @@ def analyze_plate(
         Show a progress bar on stderr.
     tracker
         Defaults to a `FaceTracker` at the plate's frame rate.
+    hands
+        A video-mode `HandDetector`: also record the hands of frames that hold a face.
 
     Returns
     -------
     ShotTracks
         With ``len(frames) == `` the number of decoded frames.
     """
-    tracks = ShotTracks(info=plate.info.to_dict())
+    tracks = ShotTracks(info=plate.info.to_dict(), hands=None if hands is None else [])
     with ExitStack() as stack:
         if analyzer is None:
             analyzer = stack.enter_context(FaceAnalyzer())
         bar = stack.enter_context(progress_bar(plate, enabled=progress))
-        for result in iter_analysis(plate, analyzer, tracker):
+        for result in iter_analysis(plate, analyzer, tracker, hands=hands):
             tracks.add(result)
             bar.advance()
     return tracks

@@ -1,18 +1,72 @@
-"""Encode on a background thread while the next frame is being rendered.
+"""Decode ahead and encode behind on background threads while the current frame is worked on.
 
-FFmpeg's encoders release the GIL, so a render loop that hands finished frames to this wrapper
-keeps both cores busy: one thread swaps faces (numpy, OpenCV, mediapipe), the other encodes.
-Frames are written in the order given, so the output bytes are the same as with the plain
-writer; the queue is bounded, so memory stays flat.
+FFmpeg's decoders, pixel-format conversions and encoders release the GIL, so a loop that reads
+its frames through `read_ahead` and hands finished ones to `BackgroundWriter` keeps both cores
+busy: the main thread analyses or swaps faces (numpy, OpenCV, mediapipe), the others decode and
+encode. Frames keep their order, so the results and output bytes are the same as with plain
+loops; the queues are bounded, so memory stays flat.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from typing import Protocol
+from collections.abc import Iterable, Iterator
+from typing import Protocol, TypeVar
 
 _DONE = object()
+#: How often (seconds) a blocked reader thread checks whether its consumer has gone.
+_POLL_SECONDS = 0.05
+
+Item = TypeVar("Item")
+
+
+def read_ahead(items: Iterable[Item], depth: int = 2) -> Iterator[Item]:
+    """Yield the items of `items` in order, produced on a worker thread up to `depth` ahead.
+
+    Typical use is ``read_ahead(plate.frames())``: the next frames decode while the current
+    one is being processed. An exception raised by `items` (a truncated file) is raised here,
+    at the position it happened. Leaving the loop early stops the worker and closes `items`.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        source = iter(items)
+        try:
+            for item in source:
+                if not offer((True, item)):
+                    return
+            offer((False, None))
+        except BaseException as error:  # handed to the consumer at this position
+            offer((False, error))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="facecast-read", daemon=True)
+    worker.start()
+    try:
+        while True:
+            is_item, value = ready.get()
+            if not is_item:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()
+        worker.join()
 
 
 class FrameWriter(Protocol):
