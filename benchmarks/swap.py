@@ -5,9 +5,11 @@ Prints, per plate (the 720p weekly address clip, and a 1080p upscale of it made 
 - swap fps: the whole job (analysis pass, swap pass, watermark, matte off, encode);
 - the ratio swap/transcode (target >= 0.5, aiming at 0.75 on 2 cores);
 - the time split of the swap (analysis vs. render pass);
+- CPU seconds (all threads) of the transcode and of the swap: unlike wall time they barely move
+  with other load on the machine, so their ratio says what the swap costs even on a busy host;
 - peak RSS of a swap of the plate and of the same plate three times as long (must stay flat).
 
-Each measurement runs in its own process so peak memory is its own.
+Each measurement runs in its own process so peak memory and CPU time are its own.
 
     .venv/bin/python benchmarks/swap.py [--quick]
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -38,6 +41,8 @@ def _child(task: dict) -> dict:
     from facecast.render import RenderSettings, render_shot
 
     plate, out = Path(task["plate"]), Path(task["out"])
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    task["cpu_before"] = usage.ru_utime + usage.ru_stime  # imports and set-up excluded
     started = time.perf_counter()
     if task["kind"] == "transcode":
         shot = open_plate(plate)
@@ -51,12 +56,13 @@ def _child(task: dict) -> dict:
         )
         frames, split = result.frame_count, result.seconds
     seconds = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "frames": frames,
         "seconds": seconds,
         "fps": frames / seconds,
-        "peak_mib": peak_mib,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime - task["cpu_before"],
+        "peak_mib": usage.ru_maxrss / 1024,
         "split": split,
     }
 
@@ -108,7 +114,7 @@ def main() -> None:
 
     print(
         f"{'plate':8} {'frames':>6} {'transcode fps':>14} {'swap fps':>9} {'ratio':>6} "
-        f"{'analyze s':>10} {'render s':>9} {'peak MiB':>9}"
+        f"{'analyze s':>10} {'render s':>9} {'cpu s t/s':>11} {'peak MiB':>9}"
     )
     for name, plate in plates.items():
         base = _measure({"kind": "transcode", "plate": str(plate), "out": str(work / "t.mp4")})
@@ -116,8 +122,10 @@ def main() -> None:
         print(
             f"{name:8} {swap['frames']:>6} {base['fps']:>14.1f} {swap['fps']:>9.1f} "
             f"{swap['fps'] / base['fps']:>6.2f} {swap['split'].get('analyze', 0):>10.1f} "
-            f"{swap['split'].get('render', 0):>9.1f} {swap['peak_mib']:>9.0f}"
+            f"{swap['split'].get('render', 0):>9.1f} "
+            f"{base['cpu_seconds']:>5.1f}/{swap['cpu_seconds']:<5.1f} {swap['peak_mib']:>9.0f}"
         )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (ratios are within one run)")
 
     if not args.quick:
         long_plate = _scaled_plate(PLATE, work / "plate_x3.mp4", 720, repeat=3)
