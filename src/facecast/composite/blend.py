@@ -31,22 +31,27 @@ def laplacian_blend(
         ``float32 (h, w, 3)``. Where alpha is exactly 0 over the whole support of the coarsest
         band the result equals `background` up to float rounding; callers paste only inside the
         alpha's support.
+
+    Notes
+    -----
+    The Laplacian pyramid is linear and collapses back to its image, so blending the two
+    pyramids, ``a * L(fg) + (1 - a) * L(bg)`` per band, equals ``bg`` plus the collapse of
+    ``a * L(fg - bg)``: one pyramid is built instead of two (half the work, the same result
+    to float rounding, about 1e-7).
     """
     height, width = alpha.shape
     levels = _pyramid_levels(height, width, levels)
-    fg, bg, a = [foreground], [background], [alpha.astype(np.float32)]
+    difference = [np.asarray(foreground - background, np.float32)]
+    weights = [alpha.astype(np.float32)]
     for _ in range(levels):
-        fg.append(cv2.pyrDown(fg[-1]))
-        bg.append(cv2.pyrDown(bg[-1]))
-        a.append(cv2.pyrDown(a[-1]))
-    result = a[-1][..., None] * fg[-1] + (1 - a[-1][..., None]) * bg[-1]
+        difference.append(cv2.pyrDown(difference[-1]))
+        weights.append(cv2.pyrDown(weights[-1]))
+    result = weights[-1][..., None] * difference[-1]
     for level in range(levels - 1, -1, -1):
-        size = (fg[level].shape[1], fg[level].shape[0])
-        fg_band = fg[level] - cv2.pyrUp(fg[level + 1], dstsize=size)
-        bg_band = bg[level] - cv2.pyrUp(bg[level + 1], dstsize=size)
-        weight = a[level][..., None]
-        result = cv2.pyrUp(result, dstsize=size) + weight * fg_band + (1 - weight) * bg_band
-    return result.astype(np.float32)
+        size = (difference[level].shape[1], difference[level].shape[0])
+        band = difference[level] - cv2.pyrUp(difference[level + 1], dstsize=size)
+        result = cv2.pyrUp(result, dstsize=size) + weights[level][..., None] * band
+    return (background + result).astype(np.float32)
 
 
 def blend_reach(levels: int) -> int:
