@@ -27,7 +27,7 @@ import numpy as np
 import facecast
 from facecast.analysis import FaceAnalyzer, HandDetector, ShotTracks, analyze_plate, hand_mask
 from facecast.analysis.face import Face
-from facecast.analysis.hands import OCCLUDING_HANDS
+from facecast.analysis.hands import OCCLUDING_HANDS, HandSearch
 from facecast.analysis.shot import progress_bar
 from facecast.character.asset import Character, load_character
 from facecast.composite.compositor import (
@@ -366,7 +366,7 @@ def _load_or_analyze(
         return tracks
     with ExitStack() as stack:
         analyzer = stack.enter_context(FaceAnalyzer())
-        detector = stack.enter_context(HandDetector(max_hands=OCCLUDING_HANDS)) if hands else None
+        detector = stack.enter_context(HandSearch(max_hands=OCCLUDING_HANDS)) if hands else None
         return analyze_plate(plate, analyzer, progress=progress, hands=detector)
 
 

@@ -18,7 +18,7 @@ from facecast.analysis.appearance import appearance_descriptor
 from facecast.analysis.cuts import CutDetector
 from facecast.analysis.detector import FaceAnalyzer
 from facecast.analysis.face import NUM_LANDMARKS, Face
-from facecast.analysis.hands import HandDetector
+from facecast.analysis.hands import HandDetector, HandSearch
 from facecast.analysis.masks import face_region_mask, hand_mask, polygon_mask
 from facecast.analysis.pose import head_pose
 from facecast.analysis.shot import (
@@ -39,6 +39,7 @@ __all__ = [
     "FaceTracker",
     "FrameAnalysis",
     "HandDetector",
+    "HandSearch",
     "OneEuroFilter",
     "ShotTracks",
     "TracksFileError",

@@ -14,7 +14,7 @@ from facecast.errors import MediaError
 
 if TYPE_CHECKING:  # mediapipe loads in a second: import it only when the command runs
     from facecast.analysis.detector import FaceAnalyzer
-    from facecast.analysis.hands import HandDetector
+    from facecast.analysis.hands import HandSearch
     from facecast.analysis.shot import ShotTracks
     from facecast.media import Plate
 
@@ -48,7 +48,7 @@ def analyze_command(
 ) -> None:
     """Find, landmark and track every face of PLATE; write OUTPUT/tracks.json and debug.mp4."""
     from facecast.analysis.detector import FaceAnalyzer
-    from facecast.analysis.hands import OCCLUDING_HANDS, HandDetector
+    from facecast.analysis.hands import OCCLUDING_HANDS, HandSearch
     from facecast.media import open_plate
 
     shot = open_plate(plate, fps=_parse_fps(fps, plate))
@@ -61,9 +61,7 @@ def analyze_command(
             analyzer = stack.enter_context(
                 FaceAnalyzer(max_faces=max_faces, min_face_size=min_face_size)
             )
-            detector = (
-                stack.enter_context(HandDetector(max_hands=OCCLUDING_HANDS)) if hands else None
-            )
+            detector = stack.enter_context(HandSearch(max_hands=OCCLUDING_HANDS)) if hands else None
             debug_path = output / DEBUG_NAME if debug_video else None
             tracks = _run(shot, analyzer, detector, debug_path, progress)
         tracks.save(output / TRACKS_NAME)
@@ -96,7 +94,7 @@ def _parse_fps(text: str | None, plate: Path) -> Fraction | None:
 def _run(
     shot: Plate,
     analyzer: FaceAnalyzer,
-    hands: HandDetector | None,
+    hands: HandSearch | None,
     debug_path: Path | None,
     progress: bool,
 ) -> ShotTracks:

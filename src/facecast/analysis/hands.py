@@ -8,7 +8,7 @@ from mediapipe.python.solutions import hands as mp_hands
 from facecast.analysis.face import check_rgb_frame
 from facecast.analysis.quiet import QuietGraph
 
-__all__ = ["HAND_POINTS", "OCCLUDING_HANDS", "HandDetector"]
+__all__ = ["HAND_POINTS", "OCCLUDING_HANDS", "HandDetector", "HandSearch"]
 
 #: Keypoints per hand (wrist and four per finger).
 HAND_POINTS = 21
@@ -73,6 +73,97 @@ class HandDetector:
         self._hands.close()
 
     def __enter__(self) -> HandDetector:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()
+
+
+class HandSearch:
+    """The hands of a shot's frames, in order, for a fraction of the cost of searching each one.
+
+    While no hand is in view, only every `stride`-th frame is searched (mediapipe's palm search
+    is most of the hand model's cost). When a search finds a hand, the frames skipped just
+    before it are searched too, with a still-image detector, so a hand entering the shot is
+    found from its first frame; while hands are in view every frame is searched (and mediapipe
+    tracks them). A hand visible only in skipped frames and gone by the next search is missed.
+
+    Parameters
+    ----------
+    max_hands
+        Most hands per frame.
+    stride
+        Search every `stride`-th frame while no hand is in view (1 searches every frame).
+
+    Attributes
+    ----------
+    searched
+        Frames searched so far (tracking searches and still-image back-fills).
+
+    Notes
+    -----
+    `feed` takes the frames in order and returns the frames whose hands are settled, in order
+    (a skipped frame is held until the next search). Call `finish` after the last frame. Not
+    thread-safe: one thread feeds it. Holds two mediapipe graphs: use it as a context manager.
+    """
+
+    def __init__(self, max_hands: int = OCCLUDING_HANDS, stride: int = 2) -> None:
+        if stride < 1:
+            raise ValueError(f"stride must be at least 1, got {stride}")
+        self.stride = stride
+        self._tracker = HandDetector(max_hands=max_hands)
+        self._finder = HandDetector(max_hands=max_hands, static_images=True)
+        self._held: list[tuple[object, np.ndarray]] = []
+        self._in_view = False
+        self.searched = 0
+
+    def feed(self, key: object, frame: np.ndarray | None) -> list[tuple[object, list[np.ndarray]]]:
+        """Take the next frame of the shot.
+
+        Parameters
+        ----------
+        key
+            Anything that names the frame for the caller (returned with its hands).
+        frame
+            ``uint8`` RGB ``(H, W, 3)``, or ``None`` for a frame not to search (no face in it).
+
+        Returns
+        -------
+        list of (key, hands)
+            Frames whose hands are now settled, in feeding order; ``hands`` holds one
+            ``float32 (21, 2)`` keypoint array per hand.
+        """
+        if frame is None:
+            return [*self._release(), (key, [])]
+        if not self._in_view and len(self._held) + 1 < self.stride:
+            self._held.append((key, frame))
+            return []
+        hands = self._tracker.detect(frame)
+        self.searched += 1
+        if hands:
+            settled = [(held, self._finder.detect(image)) for held, image in self._held]
+            self.searched += len(self._held)
+            self._held = []
+        else:
+            settled = self._release()
+        self._in_view = bool(hands)
+        return [*settled, (key, hands)]
+
+    def finish(self) -> list[tuple[object, list[np.ndarray]]]:
+        """Settle the frames still held after the last one (no hand was found after them)."""
+        return self._release()
+
+    def _release(self) -> list[tuple[object, list[np.ndarray]]]:
+        settled = [(held, []) for held, _ in self._held]
+        self._held = []
+        return settled
+
+    def close(self) -> None:
+        """Release both mediapipe graphs."""
+        self._tracker.close()
+        self._finder.close()
+
+    def __enter__(self) -> HandSearch:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -3,7 +3,7 @@
 `iter_analysis` is the streaming core (one decoded frame in memory at a time); `analyze_plate`
 collects its results into `ShotTracks`, which saves to and loads from a versioned JSON file.
 
-Given a `HandDetector`, the same pass also finds the hands of every frame that holds a face (the
+Given a `HandSearch`, the same pass also finds the hands of every frame that holds a face (the
 occluders a swap keeps in front of the face). Hand detection runs on a worker thread while the
 main thread analyses the next frames: mediapipe's graphs do their work outside the GIL, so on
 two cores the hands cost little wall time here, and the swap pass, which runs one core short
@@ -26,7 +26,7 @@ import numpy as np
 from facecast.analysis.cuts import CutDetector
 from facecast.analysis.detector import FaceAnalyzer
 from facecast.analysis.face import Face
-from facecast.analysis.hands import HAND_POINTS, HandDetector
+from facecast.analysis.hands import HAND_POINTS, HandSearch
 from facecast.analysis.tracker import FaceTracker
 from facecast.errors import FacecastError
 from facecast.media import Plate, to_uint8
@@ -91,7 +91,7 @@ def iter_analysis(
     tracker: FaceTracker | None = None,
     cuts: CutDetector | None = None,
     min_track_frames: int = 3,
-    hands: HandDetector | None = None,
+    hands: HandSearch | None = None,
 ) -> Iterator[FrameAnalysis]:
     """Detect, landmark and track the faces of every frame of `plate`, streaming.
 
@@ -113,8 +113,8 @@ def iter_analysis(
         Results are therefore yielded ``2 * min_track_frames`` frames late (a few frames are
         held in memory). ``1`` reports everything at once.
     hands
-        A video-mode `HandDetector` (``static_images=False``): also find the hands of every
-        frame that holds a face (``FrameAnalysis.hands``), on a worker thread.
+        A `HandSearch`: also find the hands of every frame that holds a face
+        (``FrameAnalysis.hands``), on a worker thread.
 
     Yields
     ------
@@ -155,26 +155,29 @@ def _analyse(
         yield FrameAnalysis(index, frame, faces, skipped, cut)
 
 
-def _with_hands(results: Iterator[FrameAnalysis], hands: HandDetector) -> Iterator[FrameAnalysis]:
+def _with_hands(results: Iterator[FrameAnalysis], hands: HandSearch) -> Iterator[FrameAnalysis]:
     """Attach the hands of each frame that holds a face, searched on one worker thread.
 
-    The worker sees the frames in order (mediapipe tracks hands from frame to frame), at most
-    `HAND_LAG` frames behind the face analysis, so the output is the same as a plain loop's.
+    The worker takes the frames in order, at most `HAND_LAG` frames behind the face analysis;
+    results come out in order once their hands are settled.
     """
     with ThreadPoolExecutor(1, thread_name_prefix="facecast-hands") as worker:
-        waiting: deque[tuple[FrameAnalysis, Future | None]] = deque()
+        searches: deque[Future] = deque()
         for result in results:
-            search = worker.submit(hands.detect, result.frame) if result.faces else None
-            waiting.append((result, search))
-            if len(waiting) > HAND_LAG:
-                yield _hands_attached(*waiting.popleft())
-        while waiting:
-            yield _hands_attached(*waiting.popleft())
+            searches.append(
+                worker.submit(hands.feed, result, result.frame if result.faces else None)
+            )
+            if len(searches) > HAND_LAG:
+                yield from _settled(searches.popleft())
+        searches.append(worker.submit(hands.finish))
+        while searches:
+            yield from _settled(searches.popleft())
 
 
-def _hands_attached(result: FrameAnalysis, search: Future | None) -> FrameAnalysis:
-    result.hands = search.result() if search is not None else []
-    return result
+def _settled(search: Future) -> Iterator[FrameAnalysis]:
+    for result, found in search.result():
+        result.hands = found
+        yield result
 
 
 def _confirmed(result: FrameAnalysis, counts: Counter[int], min_frames: int) -> FrameAnalysis:
@@ -371,7 +374,7 @@ def analyze_plate(
     analyzer: FaceAnalyzer | None = None,
     progress: bool = True,
     tracker: FaceTracker | None = None,
-    hands: HandDetector | None = None,
+    hands: HandSearch | None = None,
 ) -> ShotTracks:
     """Analyse a whole shot into `ShotTracks`, streaming its frames.
 
@@ -387,7 +390,7 @@ def analyze_plate(
     tracker
         Defaults to a `FaceTracker` at the plate's frame rate.
     hands
-        A video-mode `HandDetector`: also record the hands of frames that hold a face.
+        A `HandSearch`: also record the hands of frames that hold a face.
 
     Returns
     -------
