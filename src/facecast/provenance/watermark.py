@@ -5,12 +5,16 @@ Design
 The payload (64 bits + CRC-32, rate-1/3 convolutional code, see `facecast.provenance.coding`)
 is spread over a square *tile* of ``GRID x GRID`` cells. Each cell carries one chip: a
 key-derived pilot sign (for synchronisation) plus the sign of one coded bit times a key-derived
-spreading sign. The tile is smoothed (band-limited) and repeated over the whole frame, and added
-to the luma (the same offset on R, G and B) at an RMS of ``strength`` 8-bit levels.
+spreading sign. The tile is band-limited to the band the detector reads (a low-pass rounds the
+cells off, a high-pass removes the slow swells that picture content would drown anyway and that
+would only cost PSNR), repeated over the whole frame and added to the luma (the same offset on
+R, G and B) at an RMS of ``strength`` 8-bit levels.
 
 Because the pattern is periodic, the detector needs no knowledge of the original frame size:
 
-1. a band-pass residual of the luma keeps the pattern's band and drops most picture content;
+1. a band-pass residual of the luma, divided by its local variance (a Wiener-style whitening:
+   flat areas, where the pattern stands out, count more than texture and edges, where it is
+   buried), keeps the pattern's band and suppresses most picture content;
 2. the tile period (and so any rescaling) is read from the autocorrelation of that residual,
    separately along x and y;
 3. the residual is folded modulo the period into one canonical tile, which averages every
@@ -40,8 +44,25 @@ from facecast.provenance import coding
 GRID = 32
 #: Public seed of the default facecast key.
 DEFAULT_SEED = 0x0FACECA5
-#: Default embedding strength: RMS luma change in 8-bit levels (PSNR about 43 dB).
-DEFAULT_STRENGTH = 1.8
+#: Default embedding strength: RMS luma change in 8-bit levels (PSNR about 46.5 dB).
+DEFAULT_STRENGTH = 1.2
+#: Frame short side per cell: cells of 8 pixels at 720p, 12 at 1080p (at least 4).
+_CELLS_PER_SHORT_SIDE = 90
+#: Chip amplitudes: pilot and data share the energy 1/4 : 3/4.
+_PILOT_AMPLITUDE = 0.5
+_DATA_AMPLITUDE = 0.75**0.5
+#: Band of the embedded pattern, as Gaussian sigmas in cells: low-pass, and high-pass cut.
+_LOW_PASS = 1 / 3
+_HIGH_PASS = 0.8
+#: Detector band-pass (Gaussian sigmas at a 360-pixel short side) and local-variance window.
+_BAND = (0.47, 1.66)
+_VARIANCE_SIGMA = 2.0
+#: Variance floor (8-bit levels squared) and clip (standard deviations) of the residual.
+_VARIANCE_FLOOR = 0.5
+_RESIDUAL_CLIP = 3.0
+#: Magnitude threshold (standard deviations) and the two levels of the stored 2-bit residual.
+_STORE_THRESHOLD = 1.0
+_STORE_LEVELS = (0.45, 1.5)
 #: Canonical cell size (pixels) of the folded tile inside the detector.
 _CANON_CELL = 2
 _CANON = GRID * _CANON_CELL
@@ -123,12 +144,13 @@ class WatermarkResult:
 
 
 def cell_size(height: int, width: int) -> int:
-    """Pixels per cell for a frame: about 1/120 of the short side, at least 4.
+    """Pixels per cell for a frame: about 1/90 of the short side, at least 4.
 
     Tying the cell to the frame size keeps the pattern in the same relative band at every
-    resolution, so a 4K master downscaled for the web keeps it.
+    resolution, so a 4K master downscaled for the web keeps it. Cells this size keep the
+    pattern in frequencies that H.264 at CRF 28 still codes after a frame is halved.
     """
-    return max(4, round(min(height, width) / 120))
+    return max(4, round(min(height, width) / _CELLS_PER_SHORT_SIDE))
 
 
 def watermark_tile(payload: bytes, key: WatermarkKey, cell: int) -> np.ndarray:
@@ -147,14 +169,44 @@ def watermark_tile(payload: bytes, key: WatermarkKey, cell: int) -> np.ndarray:
     -------
     numpy.ndarray
         ``(GRID * cell, GRID * cell)`` ``float32``, zero mean, RMS 1, periodic.
+
+    Notes
+    -----
+    The square cells are low-passed (their corners carry frequencies that compression and
+    resizing remove) and high-passed (runs of same-signed cells make slow swells that the
+    detector's band-pass discards, as picture content dominates there): at a given RMS, and
+    so a given PSNR, more of the pattern's energy lies where the detector reads it.
     """
     layout = key.layout()
     chips = coding.encode_payload(payload).astype(np.float32)[layout.bit_of_cell]
-    cells = 0.6 * layout.pilot + 0.8 * chips.reshape(GRID, GRID) * layout.spread
+    data = chips.reshape(GRID, GRID) * layout.spread
+    cells = _PILOT_AMPLITUDE * layout.pilot + _DATA_AMPLITUDE * data
     tile = np.kron(cells, np.ones((cell, cell), np.float32))
-    tile = _periodic_blur(tile, sigma=cell / 4.0)
+    tile = _periodic_blur(tile, sigma=cell * _LOW_PASS)
+    tile -= _periodic_blur(tile, sigma=cell * _HIGH_PASS)
     tile -= tile.mean()
     return tile / float(np.sqrt(np.mean(tile**2)))
+
+
+def _rounded_tile(tile: np.ndarray, strength: float) -> np.ndarray:
+    """The unit-RMS `tile` scaled and rounded to whole 8-bit levels with RMS `strength`.
+
+    Rounding adds its own error (about 1/12 level squared), so the scale is found by bisection
+    on the rounded values: the PSNR the embedder promises is the PSNR it delivers.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as `tile`, ``int16``.
+    """
+    if strength <= 0:
+        raise ValueError(f"strength must be positive, got {strength}")
+    low, high = 0.0, 2.0 * strength
+    for _ in range(24):
+        scale = 0.5 * (low + high)
+        rms = float(np.sqrt(np.mean(np.rint(tile * scale) ** 2)))
+        low, high = (scale, high) if rms < strength else (low, scale)
+    return np.rint(tile * 0.5 * (low + high)).astype(np.int16)
 
 
 def _periodic_blur(tile: np.ndarray, sigma: float) -> np.ndarray:
@@ -177,7 +229,7 @@ class WatermarkEmbedder:
     shape
         ``(H, W)`` of the frames.
     strength
-        RMS luma change in 8-bit levels.
+        RMS luma change in 8-bit levels, measured after rounding to whole levels.
     """
 
     def __init__(
@@ -188,9 +240,9 @@ class WatermarkEmbedder:
         strength: float = DEFAULT_STRENGTH,
     ) -> None:
         height, width = shape
-        tile = watermark_tile(payload, key, cell_size(height, width)) * strength
+        tile = _rounded_tile(watermark_tile(payload, key, cell_size(height, width)), strength)
         reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]))
-        delta = np.rint(np.tile(tile, reps)[:height, :width]).astype(np.int16)
+        delta = np.tile(tile, reps)[:height, :width]
         self.shape = (height, width)
         self.delta = delta
         self._up = cv2.merge([np.clip(delta, 0, 255).astype(np.uint8)] * 3)
@@ -272,10 +324,12 @@ def embed_watermark(
 
 
 def residual(frame: np.ndarray) -> np.ndarray:
-    """Sign of a band-pass of the luma: keeps the watermark's band, flattens picture content.
+    """Whitened band-pass of the luma: keeps the watermark's band, suppresses picture content.
 
-    The band scales with the frame's short side (tuned at 360 pixels), as the pattern does.
-    Keeping only the sign makes edges and texture count no more than flat areas.
+    The band (a difference of Gaussians) scales with the frame's short side (tuned at 360
+    pixels), as the pattern does. Each pixel is then divided by the local variance of the band
+    (a Wiener-style weight: the pattern's evidence is worth most where the picture adds the
+    least to it), normalised to unit standard deviation and clipped, so that no edge dominates.
 
     Parameters
     ----------
@@ -285,16 +339,19 @@ def residual(frame: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``(H, W)`` ``float32`` in {-1, 0, 1}.
+        ``(H, W)`` ``float32``, zero-centred, unit standard deviation, clipped to
+        ``[-3, 3]``.
     """
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"expected uint8 RGB (H, W, 3), got {frame.dtype} {frame.shape}")
     luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
     scale = max(1.0, min(frame.shape[:2]) / 360.0)
-    band = cv2.GaussianBlur(luma, (0, 0), 0.35 * scale) - cv2.GaussianBlur(
-        luma, (0, 0), 1.25 * scale
-    )
-    return np.sign(band)
+    band = cv2.GaussianBlur(luma, (0, 0), _BAND[0] * scale)
+    band -= cv2.GaussianBlur(luma, (0, 0), _BAND[1] * scale)
+    variance = cv2.GaussianBlur(band * band, (0, 0), _VARIANCE_SIGMA * scale)
+    whitened = band / (variance + _VARIANCE_FLOOR)
+    spread = float(np.std(whitened)) or 1.0
+    return np.clip(whitened / spread, -_RESIDUAL_CLIP, _RESIDUAL_CLIP)
 
 
 def _spectra(res: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -463,16 +520,31 @@ class _Pyramid:
         return _fold(image, *_bins(image.shape, scaled))
 
 
+def _pack(res: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A residual ``(H, W)`` as two bit-packed planes: its sign and whether it is large."""
+    return np.packbits(res > 0), np.packbits(np.abs(res) > _STORE_THRESHOLD)
+
+
+def _unpack(packed: tuple[np.ndarray, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """The 4-level ``float32`` residual ``(H, W)`` stored by `_pack`."""
+    size = shape[0] * shape[1]
+    sign, large = (np.unpackbits(plane, count=size) for plane in packed)
+    small, big = _STORE_LEVELS
+    magnitude = np.where(large.astype(bool), np.float32(big), np.float32(small))
+    return ((2.0 * sign.astype(np.float32) - 1.0) * magnitude).reshape(shape)
+
+
 class _Accumulator:
     """Evidence from a run of same-sized frames.
 
-    The sign residuals are summed into one image (folding is linear, so folding the sum equals
-    summing the folds) and kept bit-packed per frame to count the frames that decode alone.
+    The residuals are summed into one image (folding is linear, so folding the sum equals
+    summing the folds) and kept per frame, quantised to 2 bits and packed, to count the frames
+    that decode alone.
     """
 
     def __init__(self) -> None:
         self.shape: tuple[int, int] | None = None
-        self.packed: list[np.ndarray] = []
+        self.packed: list[tuple[np.ndarray, np.ndarray]] = []
         self.total: np.ndarray | None = None
         self.power: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -487,13 +559,11 @@ class _Accumulator:
         else:
             self.total += res
             self.power = (self.power[0] + power[0], self.power[1] + power[1])
-        self.packed.append(np.packbits(res > 0))
+        self.packed.append(_pack(res))
 
     def _frame_residuals(self) -> Iterator[np.ndarray]:
-        size = self.shape[0] * self.shape[1]
         for packed in self.packed:
-            bits = np.unpackbits(packed, count=size).astype(np.float32)
-            yield (2.0 * bits - 1.0).reshape(self.shape)
+            yield _unpack(packed, self.shape)
 
     def detect(self, layout: _Layout) -> WatermarkResult:
         """Rank candidate periods by pilot sync on the summed residual; decode the best ones."""
