@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +54,8 @@ from facecast.provenance.manifest import (
 )
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
+#: Most frames swapped at once by default (each holds a few frames' worth of memory).
+MAX_SWAP_THREADS = 8
 
 
 @dataclass
@@ -220,6 +225,7 @@ def render_shot(
     signing=None,
     project_dir: str | Path | None = None,
     progress: bool = True,
+    threads: int | None = None,
 ) -> RenderResult:
     """Replace the actor's face in a shot with a character's.
 
@@ -248,6 +254,9 @@ def render_shot(
         Folder whose consent ledger records this render (default: the output's folder).
     progress
         Show progress bars on stderr.
+    threads
+        Frames swapped at once (default: one per CPU core, at most `MAX_SWAP_THREADS`). The
+        output does not depend on it; engines that carry state between frames use one.
 
     Raises
     ------
@@ -292,8 +301,9 @@ def render_shot(
 
     started = time.perf_counter()
     unsigned = output.with_name(f".{output.stem}-unsigned{output.suffix}")
+    threads = _swap_threads(engine, threads)
     swapped = _render_frames(
-        plate, tracks, targets, engine, settings, unsigned, matte_path, render_id, progress
+        plate, tracks, targets, engine, settings, unsigned, matte_path, render_id, progress, threads
     )
     timings["render"] = time.perf_counter() - started
 
@@ -387,9 +397,14 @@ def _render_frames(
     matte_path: Path | None,
     render_id: str,
     progress: bool,
+    threads: int,
 ) -> int:
     """Second pass over the plate: swap, watermark and write every frame. Returns the number of
-    frames in which at least one face was swapped."""
+    frames in which at least one face was swapped.
+
+    Frames are swapped by `threads` workers at once when the engine allows it
+    (``engine.frame_parallel``: no state carried from frame to frame), and written in order,
+    so the output is the same for any number of threads."""
     watermark = None
     if settings.watermark:
         from facecast.provenance.watermark import WatermarkEmbedder, WatermarkKey
@@ -408,16 +423,40 @@ def _render_frames(
         if settings.hands and tracks.hands is None:
             live_hands = stack.enter_context(HandDetector(max_hands=OCCLUDING_HANDS))
         bar = stack.enter_context(progress_bar(plate, label="swap", enabled=progress))
-        for index, frame in enumerate(read_ahead(plate.frames())):
-            faces = [f for f in _frame_faces(tracks, index) if f.track_id in target_set]
-            hands = _frame_hands(tracks, index, faces, frame, live_hands, settings.hands)
-            new_frame, matte = _swap_frame(frame, faces, engine, settings.composite, hands)
+        workers = stack.enter_context(ThreadPoolExecutor(threads, "facecast-swap"))
+        in_flight: deque[Future] = deque()
+
+        def write_oldest() -> None:
+            nonlocal swapped
+            new_frame, matte = in_flight.popleft().result()
             swapped += bool(matte.any())
             if watermark is not None:
                 new_frame = watermark.apply(new_frame)
             encoder.write(new_frame, *([_matte_pixels(writers[1], matte)] if matte_path else []))
             bar.advance()
+
+        for index, frame in enumerate(read_ahead(plate.frames())):
+            faces = [f for f in _frame_faces(tracks, index) if f.track_id in target_set]
+            hands = _frame_hands(tracks, index, faces, frame, live_hands, settings.hands)
+            in_flight.append(
+                workers.submit(_swap_frame, frame, faces, engine, settings.composite, hands)
+            )
+            if len(in_flight) > threads:
+                write_oldest()
+        while in_flight:
+            write_oldest()
     return swapped
+
+
+def _swap_threads(engine, requested: int | None) -> int:
+    """Worker threads for the swap pass: 1 unless the engine renders frames independently."""
+    if not getattr(engine, "frame_parallel", False):
+        return 1
+    if requested is not None:
+        if requested < 1:
+            raise ValueError(f"threads must be at least 1, got {requested}")
+        return requested
+    return max(1, min(MAX_SWAP_THREADS, os.cpu_count() or 1))
 
 
 def _frame_faces(tracks: ShotTracks, index: int) -> list[Face]:

@@ -50,6 +50,10 @@ def swap_command(
     project: Annotated[
         Path | None, typer.Option(help="Project folder holding the consent ledger.")
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="Frames swapped at once (default: one per core; same output)."),
+    ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Replace the actor's face in PLATE with CHARACTER; write OUTPUT, its manifest and matte."""
@@ -86,6 +90,7 @@ def swap_command(
         signing=signing,
         project_dir=project,
         progress=progress,
+        threads=threads,
     )
     total = sum(result.seconds.values())
     typer.echo(

@@ -49,9 +49,16 @@ class FaceLayer:
 
 
 class Engine(Protocol):
-    """A swap engine: ``prepare`` once, then ``render`` per face per frame."""
+    """A swap engine: ``prepare`` once, then ``render`` per face per frame.
+
+    An engine whose `render` carries no state from frame to frame (a pure function of the
+    frame, the face and what `prepare`/`prepare_track` stored) sets ``frame_parallel = True``;
+    the render then swaps several frames at once on threads. Engines that smooth or track
+    across frames leave it unset and see the frames in order.
+    """
 
     name: str
+    frame_parallel: bool
 
     def prepare(self, character: object) -> None:
         """Load what the engine needs for `character` (a `facecast.character.Character`)."""

@@ -48,6 +48,8 @@ class MeshEngine:
     """
 
     name = "mesh"
+    #: `render` carries no state from frame to frame, so frames may be rendered on threads.
+    frame_parallel = True
 
     def __init__(self, shape_strength: float = DEFAULT_SHAPE_STRENGTH) -> None:
         if not 0.0 <= shape_strength <= 1.0:
