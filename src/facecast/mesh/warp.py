@@ -14,6 +14,9 @@ import cv2
 import numpy as np
 
 _SUBPIXEL_BITS = 4
+#: Source coordinate given to uncovered pixels: far enough outside any source that a bilinear
+#: `cv2.remap` with a constant border returns exactly the border value there.
+_OUTSIDE = -16.0
 
 
 @dataclass
@@ -25,7 +28,8 @@ class MeshRaster:
     triangle_index
         ``int32 (h, w)``: triangle covering each pixel, ``-1`` where none does.
     map_x, map_y
-        ``float32 (h, w)``: source coordinates of each pixel (undefined where not covered).
+        ``float32 (h, w)``: source coordinates of each pixel (far outside the source, at
+        ``-16``, where not covered).
     """
 
     triangle_index: np.ndarray
@@ -132,11 +136,14 @@ def rasterize(
         full_index = cv2.resize(
             index_map.astype(np.float32), full_size, interpolation=cv2.INTER_NEAREST
         ).astype(np.int32)
-    return MeshRaster(full_index, *_source_maps(grid, src_points), _grid=grid)
+    return MeshRaster(full_index, *_source_maps(grid, src_points, full_index < 0), _grid=grid)
 
 
-def _source_maps(grid: tuple, src_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Full-size ``float32`` maps into `src_points`' space for a rasterised coverage grid."""
+def _source_maps(
+    grid: tuple, src_points: np.ndarray, uncovered: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Full-size ``float32`` maps into `src_points`' space for a rasterised coverage grid;
+    pixels where ``uncovered (h, w)`` is set map to `_OUTSIDE`."""
     index_map, local, triangles, step, full_size = grid
     maps = _affine_maps(local, src_points[:, :2], triangles).astype(np.float32)
     height, width = index_map.shape
@@ -144,29 +151,28 @@ def _source_maps(grid: tuple, src_points: np.ndarray) -> tuple[np.ndarray, np.nd
     m = maps[np.maximum(index_map, 0)]  # (h, w, 2, 3)
     map_x = m[..., 0, 0] * xs + m[..., 0, 1] * ys + m[..., 0, 2]
     map_y = m[..., 1, 0] * xs + m[..., 1, 1] * ys + m[..., 1, 2]
-    if step == 1:
-        return map_x, map_y
-    return (
-        cv2.resize(map_x, full_size, interpolation=cv2.INTER_LINEAR),
-        cv2.resize(map_y, full_size, interpolation=cv2.INTER_LINEAR),
-    )
+    if step > 1:
+        map_x = cv2.resize(map_x, full_size, interpolation=cv2.INTER_LINEAR)
+        map_y = cv2.resize(map_y, full_size, interpolation=cv2.INTER_LINEAR)
+    np.putmask(map_x, uncovered, _OUTSIDE)
+    np.putmask(map_y, uncovered, _OUTSIDE)
+    return map_x, map_y
 
 
 def with_source(raster: MeshRaster, src_points: np.ndarray) -> MeshRaster:
     """The same coverage as `raster`, mapped into another source: ``src_points (N, 2)`` give the
     same vertices in that source. Cheaper than rasterising again (no triangle filling)."""
-    return MeshRaster(
-        raster.triangle_index, *_source_maps(raster._grid, src_points), _grid=raster._grid
-    )
+    maps = _source_maps(raster._grid, src_points, ~raster.covered)
+    return MeshRaster(raster.triangle_index, *maps, _grid=raster._grid)
 
 
 def sample(source: np.ndarray, raster: MeshRaster, border_value: float = 0.0) -> np.ndarray:
     """Sample ``source (H, W[, C])`` at a raster's source coordinates (bilinear).
 
     Returns an array of the raster's shape (plus channels) and `source`'s dtype; uncovered
-    pixels hold `border_value`.
+    pixels hold `border_value` (their maps point far outside the source).
     """
-    warped = cv2.remap(
+    return cv2.remap(
         source,
         raster.map_x,
         raster.map_y,
@@ -174,5 +180,3 @@ def sample(source: np.ndarray, raster: MeshRaster, border_value: float = 0.0) ->
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=border_value,
     )
-    warped[~raster.covered] = border_value
-    return warped
