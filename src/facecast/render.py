@@ -20,8 +20,9 @@ import os
 import shutil
 import time
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -423,6 +424,8 @@ def _render_frames(
         if settings.hands and tracks.hands is None:
             live_hands = stack.enter_context(HandDetector(max_hands=OCCLUDING_HANDS))
         bar = stack.enter_context(progress_bar(plate, label="swap", enabled=progress))
+        if threads > 1:  # frames run side by side: OpenCV's own thread pool would only contend
+            stack.enter_context(_opencv_threads(1))
         workers = stack.enter_context(ThreadPoolExecutor(threads, "facecast-swap"))
         in_flight: deque[Future] = deque()
 
@@ -446,6 +449,19 @@ def _render_frames(
         while in_flight:
             write_oldest()
     return swapped
+
+
+@contextmanager
+def _opencv_threads(count: int) -> Iterator[None]:
+    """Run the block with OpenCV's thread count set to `count` (process-wide; restored)."""
+    import cv2
+
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
 
 
 def _swap_threads(engine, requested: int | None) -> int:
