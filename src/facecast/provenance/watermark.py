@@ -63,8 +63,9 @@ _RESIDUAL_CLIP = 3.0
 #: Magnitude threshold (standard deviations) and the two levels of the stored 2-bit residual.
 _STORE_THRESHOLD = 1.0
 _STORE_LEVELS = (0.45, 1.5)
-#: Canonical cell size (pixels) of the folded tile inside the detector.
-_CANON_CELL = 2
+#: Canonical cell size (bins) of the folded tile inside the detector: 4 bins a side locate
+#: the tile to a quarter of a cell, so no cell is read across its neighbour's edge.
+_CANON_CELL = 4
 _CANON = GRID * _CANON_CELL
 #: Mean `coding.Decoded.agreement` of pure noise; confidence is measured from here to 1.
 _NOISE_AGREEMENT = 0.56
@@ -177,15 +178,18 @@ def watermark_tile(payload: bytes, key: WatermarkKey, cell: int) -> np.ndarray:
     detector's band-pass discards, as picture content dominates there): at a given RMS, and
     so a given PSNR, more of the pattern's energy lies where the detector reads it.
     """
-    layout = key.layout()
-    chips = coding.encode_payload(payload).astype(np.float32)[layout.bit_of_cell]
-    data = chips.reshape(GRID, GRID) * layout.spread
-    cells = _PILOT_AMPLITUDE * layout.pilot + _DATA_AMPLITUDE * data
-    tile = np.kron(cells, np.ones((cell, cell), np.float32))
+    tile = np.kron(_cells(payload, key.layout()), np.ones((cell, cell), np.float32))
     tile = _periodic_blur(tile, sigma=cell * _LOW_PASS)
     tile -= _periodic_blur(tile, sigma=cell * _HIGH_PASS)
     tile -= tile.mean()
     return tile / float(np.sqrt(np.mean(tile**2)))
+
+
+def _cells(payload: bytes, layout: _Layout) -> np.ndarray:
+    """Chip amplitude of every cell ``(GRID, GRID)`` ``float32``: pilot plus spread data."""
+    chips = coding.encode_payload(payload).astype(np.float32)[layout.bit_of_cell]
+    data = chips.reshape(GRID, GRID) * layout.spread
+    return _PILOT_AMPLITUDE * layout.pilot + _DATA_AMPLITUDE * data
 
 
 def _rounded_tile(tile: np.ndarray, strength: float) -> np.ndarray:
@@ -467,11 +471,12 @@ def _fold(res: np.ndarray, columns: np.ndarray, rows: np.ndarray, count: np.ndar
     return (rows @ (res @ columns)).astype(np.float64) / count
 
 
-def _synchronise(tile: np.ndarray, layout: _Layout) -> tuple[tuple[int, int], float]:
-    """Offset ``(oy, ox)`` of the pilot in a folded tile, and the peak's height in standard
-    deviations of the circular cross-correlation surface (about 4 for noise)."""
-    pilot = np.kron(layout.pilot, np.ones((_CANON_CELL, _CANON_CELL)))
-    spectrum = np.fft.fft2(tile - tile.mean()) * np.conj(np.fft.fft2(pilot))
+def _synchronise(tile: np.ndarray, template: np.ndarray) -> tuple[tuple[int, int], float]:
+    """Offset ``(oy, ox)`` of a cell template ``(GRID, GRID)`` (the pilot, or the whole pattern
+    once the payload is known) in a folded tile, and the peak's height in standard deviations
+    of the circular cross-correlation surface (about 4 for noise)."""
+    pattern = np.kron(template, np.ones((_CANON_CELL, _CANON_CELL)))
+    spectrum = np.fft.fft2(tile - tile.mean()) * np.conj(np.fft.fft2(pattern))
     surface = np.real(np.fft.ifft2(spectrum))
     oy, ox = np.unravel_index(int(np.argmax(surface)), surface.shape)
     sync = float((surface[oy, ox] - surface.mean()) / (surface.std() + 1e-12))
@@ -495,9 +500,10 @@ def _confidence(decoded: coding.Decoded) -> float:
 
 
 class _Pyramid:
-    """A residual image and its 2x and 4x area reductions, to rank candidate periods cheaply.
+    """A residual image and its 2x and 4x area reductions, to fold candidate periods cheaply.
 
-    A candidate is folded at the coarsest level that still leaves 2 pixels per cell.
+    A period is folded at the coarsest level that still leaves a pixel per canonical bin
+    (`_CANON_CELL` pixels per cell); the pattern is smooth at that scale, so nothing is lost.
     """
 
     def __init__(self, image: np.ndarray) -> None:
@@ -510,14 +516,36 @@ class _Pyramid:
                 cv2.resize(previous, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
             )
 
+    def level(self, period: tuple[float, float]) -> int:
+        """The pyramid level at which `period` (full-resolution pixels) is folded."""
+        level = 0
+        while level + 1 < len(self.levels) and min(period) / 2 ** (level + 1) >= _CANON_CELL * GRID:
+            level += 1
+        return level
+
     def fold(self, period: tuple[float, float]) -> np.ndarray:
         """The canonical tile ``(C, C)`` of `period` (full-resolution pixels)."""
-        level = 0
-        while level + 1 < len(self.levels) and min(period) / 2 ** (level + 1) >= 2 * GRID:
-            level += 1
+        level = self.level(period)
         image = self.levels[level]
         scaled = (period[0] / 2**level, period[1] / 2**level)
         return _fold(image, *_bins(image.shape, scaled))
+
+
+def _polish(pyramid: _Pyramid, period: tuple[float, float], template: np.ndarray) -> tuple:
+    """Refine a period by the sync of a cell `template` on a small grid, one axis at a time.
+
+    Returns ``(sync, period, offset, tile)`` at the best period found.
+    """
+    best = None
+    for axis in (0, 1, 0):
+        base = best[1] if best else period
+        for step in (-0.3, -0.15, 0.0, 0.15, 0.3):
+            trial = (base[0] + step * (axis == 0), base[1] + step * (axis == 1))
+            tile = pyramid.fold(trial)
+            offset, sync = _synchronise(tile, template)
+            if best is None or sync > best[0]:
+                best = (sync, trial, offset, tile)
+    return best
 
 
 def _pack(res: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -574,16 +602,19 @@ class _Accumulator:
         acy = _autocorrelation(self.power[1], self.shape[0])
         pyramid = _Pyramid(self.total)
         periods = _period_candidates(acx, acy, self.shape)
-        ranked = sorted(periods, key=lambda p: -_synchronise(pyramid.fold(p), layout)[1])
+        ranked = sorted(periods, key=lambda p: -_synchronise(pyramid.fold(p), layout.pilot)[1])
         best = WatermarkResult(False, None, 0.0, frames=frames)
         for period in ranked[:_DECODED]:
-            tile = _fold(self.total, *_bins(self.shape, period))
-            offset, sync = _synchronise(tile, layout)
+            tile = pyramid.fold(period)
+            offset, sync = _synchronise(tile, layout.pilot)
             decoded = _decode_aligned(tile, offset, layout)
             if sync >= _POLISH_SYNC and (decoded.payload is None or frames > 1):
-                sync, period, offset, tile = self._polish(period, layout)
+                sync, period, offset, tile = _polish(pyramid, period, layout.pilot)
                 decoded = _decode_aligned(tile, offset, layout)
             if decoded.payload is not None:
+                if frames > 1:  # the known payload gives the whole pattern: a sharper period
+                    template = _cells(decoded.payload, layout)
+                    _, period, offset, _ = _polish(pyramid, period, template)
                 return WatermarkResult(
                     found=True,
                     payload=decoded.payload,
@@ -591,39 +622,32 @@ class _Accumulator:
                     sync=sync,
                     period=period,
                     frames=frames,
-                    frames_found=self._frames_found(period, offset, layout, decoded.payload),
+                    frames_found=self._frames_found(
+                        pyramid.level(period), period, offset, layout, decoded.payload
+                    ),
                 )
             if sync > best.sync:
                 best = WatermarkResult(False, None, _confidence(decoded), sync, period, frames)
         return best
 
-    def _polish(self, period: tuple[float, float], layout: _Layout) -> tuple:
-        """Refine a period by pilot sync on a small grid, one axis at a time.
-
-        Returns ``(sync, period, offset, tile)`` at the best period found.
-        """
-        best = None
-        for axis in (0, 1, 0):
-            base = best[1] if best else period
-            for step in (-0.3, -0.15, 0.0, 0.15, 0.3):
-                trial = (base[0] + step * (axis == 0), base[1] + step * (axis == 1))
-                tile = _fold(self.total, *_bins(self.shape, trial))
-                offset, sync = _synchronise(tile, layout)
-                if best is None or sync > best[0]:
-                    best = (sync, trial, offset, tile)
-        return best
-
     def _frames_found(
-        self, period: tuple[float, float], offset: tuple[int, int], layout: _Layout, payload: bytes
+        self,
+        level: int,
+        period: tuple[float, float],
+        offset: tuple[int, int],
+        layout: _Layout,
+        payload: bytes,
     ) -> int:
-        """How many frames decode `payload` on their own at the clip's period and offset."""
+        """How many frames decode `payload` on their own at the clip's period and offset,
+        each folded at pyramid `level` as the clip was."""
         if len(self.packed) == 1:
             return 1
-        bins = _bins(self.shape, period)
-        return sum(
-            _decode_aligned(_fold(res, *bins), offset, layout).payload == payload
-            for res in self._frame_residuals()
-        )
+        found = 0
+        for res in self._frame_residuals():
+            image = _Pyramid(res).levels[level]
+            bins = _bins(image.shape, (period[0] / 2**level, period[1] / 2**level))
+            found += _decode_aligned(_fold(image, *bins), offset, layout).payload == payload
+        return found
 
 
 def detect_watermark(frame: np.ndarray, key: WatermarkKey | None = None) -> WatermarkResult:
