@@ -143,14 +143,19 @@ def build_matte(
     return np.clip(matte, 0.0, 1.0).astype(np.float32)
 
 
-def _erode_and_feather(mask: np.ndarray, erode: float, feather: float) -> np.ndarray:
+def _erode_and_feather(
+    mask: np.ndarray, erode: float, feather: float, factor: int | None = None
+) -> np.ndarray:
     """Pull a ``float32 (h, w)`` mask's edge in by `erode` pixels and soften it by `feather`.
 
-    Both are smooth operations at face scale, so they run on a half-size copy when the box is
-    large (four times cheaper, same result to a fraction of a level).
+    Both are smooth operations at face scale, so they run on a copy shrunk by `factor`
+    (default: half size when the box is large; four times cheaper, same result to a fraction
+    of a level). A weight that only needs to be smooth may pass a larger factor.
     """
     height, width = mask.shape
-    factor = 2 if min(height, width) >= 128 else 1
+    if factor is None:
+        factor = 2 if min(height, width) >= 128 else 1
+    factor = max(1, min(factor, min(height, width) // 16))
     small = mask
     if factor > 1:
         small = cv2.resize(mask, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
@@ -212,13 +217,13 @@ def composite_face(
         edge_sigma=max(1.0, settings.edge_light_scale * width),
         interior=interior,
     )
+    # where the engine drew nothing the foreground is the plate (no artificial edge at the mesh
+    # border for the pyramid's bands to ring on); a moved face also shows the plate's eyes and
+    # mouth interior, warped along
+    coverage = layer.alpha
     if layer.plate_warp is not None and layer.keep_plate is not None:
-        keep = layer.keep_plate[..., None]
-        relit = relit * (1.0 - keep) + face_plate * keep
-    # where the engine drew nothing, the foreground is the plate: no artificial edge at the
-    # mesh border for the pyramid's bands to ring on
-    coverage = layer.alpha[..., None]
-    relit = face_plate + coverage * (relit - face_plate)
+        coverage = coverage * (1.0 - layer.keep_plate)
+    relit = face_plate + coverage[..., None] * (relit - face_plate)
     if settings.blend == "feather":
         rgb = matte[..., None] * relit + (1.0 - matte[..., None]) * plate_box
         return CompositedFace(layer.box, rgb.astype(np.float32), matte, matte > 0)
@@ -226,7 +231,23 @@ def composite_face(
     # coarse bands reach beyond the matte; fade the blend out smoothly there so that pixels
     # farther than `reach` from the matte are exactly the plate's, with no visible boundary
     reach = blend_reach(settings.pyramid_levels)
-    support = cv2.dilate((matte > 1e-3).astype(np.uint8), np.ones((reach + 1,) * 2, np.uint8))
-    fade = cv2.GaussianBlur(support.astype(np.float32), (0, 0), reach / 4)[..., None]
-    rgb = plate_box + fade * (np.clip(blended, 0.0, 1.0) - plate_box)
-    return CompositedFace(layer.box, rgb.astype(np.float32), matte, fade[..., 0] > 0)
+    fade = _fade(matte > 1e-3, reach)
+    rgb = plate_box + fade[..., None] * (np.clip(blended, 0.0, 1.0) - plate_box)
+    return CompositedFace(layer.box, rgb.astype(np.float32), matte, fade > 0)
+
+
+def _fade(support: np.ndarray, reach: int) -> np.ndarray:
+    """``float32 (h, w)`` in [0, 1]: 1 within about `reach` / 2 of ``support (h, w) bool``,
+    falling smoothly to exactly 0 by about `reach` beyond it.
+
+    The fall-off is a Gaussian of sigma ``reach / 4`` over the support grown by ``reach / 2``,
+    computed at half size (it is smooth at that scale; four times cheaper).
+    """
+    height, width = support.shape
+    grown = cv2.dilate(support.astype(np.uint8), np.ones((reach + 1,) * 2, np.uint8))
+    if min(height, width) < 64:
+        return cv2.GaussianBlur(grown.astype(np.float32), (0, 0), reach / 4)
+    half = (width // 2, height // 2)
+    small = cv2.resize(grown.astype(np.float32), half, interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), reach / 8)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
