@@ -56,14 +56,18 @@ class MeshEngine:
             raise ValueError(f"shape_strength must lie in [0, 1], got {shape_strength}")
         self.shape_strength = shape_strength
         self._character: Character | None = None
-        self._coverage: np.ndarray | None = None
+        self._colour_and_coverage: np.ndarray | None = None
         self._triangles = mesh_triangles()
         self._offsets: dict[int, np.ndarray] = {}
 
     def prepare(self, character: Character) -> None:
         """Keep the character's texture and neutral shape; derive the soft coverage texture."""
         self._character = character
-        self._coverage = coverage_alpha(character.texture.weight)
+        # the face's colour and its soft coverage as one 4-channel texture, sampled together
+        coverage = coverage_alpha(character.texture.weight)
+        self._colour_and_coverage = np.dstack([character.texture.image, coverage]).astype(
+            np.float32
+        )
 
     def prepare_track(self, track_id: int, faces: list[Face]) -> None:
         """Learn the actor's resting shape on this track and the offsets to the character's."""
@@ -107,8 +111,8 @@ class MeshEngine:
         )
         if not raster.covered.any():
             return None
-        rgb = sample(texture.image, raster)
-        alpha = sample(self._coverage, raster)
+        layers = sample(self._colour_and_coverage, raster)
+        rgb, alpha = np.ascontiguousarray(layers[..., :3]), np.ascontiguousarray(layers[..., 3])
         keep = _eyes_and_mouth(points, box)
         warp = None if points is face.landmarks else _plate_warp(raster, face.landmarks, box)
         return FaceLayer(rgb=rgb, alpha=alpha, box=box, keep_plate=keep, plate_warp=warp)
