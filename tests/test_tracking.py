@@ -324,3 +324,12 @@ def test_tracks_without_hands_are_saved_as_such_and_version_1_files_load(tmp_pat
     old.write_text(json.dumps(data))
     loaded = ShotTracks.load(old)
     assert loaded.hands is None and len(loaded.frames) == 115
+
+
+def test_tracks_digest_survives_the_file_and_sees_a_moved_landmark(tmp_path, address):
+    """The render id hashes the tracks: the same for the analysis and its saved file, and
+    different when one landmark of one frame moves by a tenth of a pixel."""
+    loaded = ShotTracks.load(address.save(tmp_path / "tracks.json"))
+    assert loaded.digest() == address.digest()
+    loaded.frames[40][0].landmarks[1, 0] += 0.1
+    assert loaded.digest() != address.digest()

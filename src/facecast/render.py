@@ -15,7 +15,6 @@ Outputs appear under their final names only when complete.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import time
@@ -294,7 +293,7 @@ def render_shot(
     inputs = {
         "plate": {"path": plate_path.name, "sha256": sha256_file(plate_path)},
         "character": {"id": character.character_id, "sha256": character.digest()},
-        "tracks_sha256": _tracks_digest(tracks),
+        "tracks_sha256": tracks.digest(),
     }
     recorded = {**settings.to_dict(), "engine_settings": engine.settings(), "targets": targets}
     versions = software_versions()
@@ -379,13 +378,6 @@ def _load_or_analyze(
         analyzer = stack.enter_context(FaceAnalyzer())
         detector = stack.enter_context(HandSearch(max_hands=OCCLUDING_HANDS)) if hands else None
         return analyze_plate(plate, analyzer, progress=progress, hands=detector)
-
-
-def _tracks_digest(tracks: ShotTracks) -> str:
-    import hashlib
-
-    text = json.dumps(tracks.to_dict(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _render_frames(

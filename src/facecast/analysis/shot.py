@@ -12,6 +12,7 @@ beside the encoder, no longer carries them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import Counter, deque
@@ -263,6 +264,24 @@ class ShotTracks:
             return None
         return max(sorted(totals), key=lambda tid: totals[tid])
 
+    def digest(self) -> str:
+        """SHA-256 (hex) of everything a render takes from the tracks, rounded as the tracks
+        file rounds it (`Face.to_dict`), so a shot analysed now and the same tracks loaded from
+        their file give the same digest: cuts, and per frame each face's track id, box, pose
+        and landmarks and each hand's keypoints."""
+        digest = hashlib.sha256(f"{TRACKS_FORMAT}/{TRACKS_VERSION}".encode())
+        digest.update(np.asarray(self.cuts, np.int64).tobytes())
+        for index, faces in enumerate(self.frames):
+            hands = self.hands[index] if self.hands is not None else None
+            digest.update(np.asarray([len(faces), -1 if hands is None else len(hands)]).tobytes())
+            for face in faces:
+                digest.update(np.int64(face.track_id).tobytes())
+                digest.update(_as_saved(face.bbox, 2).tobytes() + _as_saved(face.pose, 3).tobytes())
+                digest.update(np.round(face.landmarks, 2).tobytes())
+            for hand in hands or []:
+                digest.update(np.round(hand, 2).tobytes())
+        return digest.hexdigest()
+
     def coverage(self, track_id: int) -> float:
         """Fraction of the shot's frames in which `track_id` appears, in [0, 1]."""
         return len(self.faces_of(track_id)) / max(len(self.frames), 1)
@@ -346,6 +365,11 @@ class ShotTracks:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise TracksFileError(f"has a malformed face record ({error})", path) from None
+
+
+def _as_saved(values: np.ndarray, decimals: int) -> np.ndarray:
+    """``float32`` values as a save and load of the tracks file gives them back."""
+    return np.asarray([round(float(v), decimals) for v in values], np.float32)
 
 
 def _hands_from_list(data: list | None, frame_count: int) -> list[list[np.ndarray]] | None:
