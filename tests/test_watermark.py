@@ -12,11 +12,14 @@ import pytest
 from facecast.media import VideoWriter, open_plate, read_image, to_uint8, write_image
 from facecast.provenance import coding
 from facecast.provenance.watermark import (
+    DEFAULT_STRENGTH,
     WatermarkEmbedder,
     WatermarkKey,
+    cell_size,
     detect_in_video,
     detect_watermark,
     embed_watermark,
+    watermark_tile,
 )
 
 PAYLOAD = bytes.fromhex("c0ffee0ddba11f00")
@@ -78,9 +81,32 @@ def marked_video(plate_frames, tmp_path_factory) -> Path:
 
 
 def test_watermark_is_invisible_by_psnr(plate_frames):
+    """The default mark alone costs at most 1.2 RMS levels: PSNR >= 46 dB on a real plate, so a
+    swap's untouched pixels stay above the 40 dB target after H.264 (CRF 12)."""
     marked = [embed_watermark(frame, PAYLOAD) for frame in plate_frames[:6]]
     values = [psnr(m, f) for m, f in zip(marked, plate_frames[:6], strict=True)]
-    assert min(values) > 42.0
+    assert min(values) >= 46.0
+
+
+@pytest.mark.parametrize("strength", [0.8, DEFAULT_STRENGTH, 1.8])
+def test_strength_is_the_rms_of_the_rounded_change(plate_frames, strength):
+    frame = plate_frames[0]
+    delta = embed_watermark(frame, PAYLOAD, strength=strength).astype(np.float64) - frame
+    unclipped = (frame > 8).all(axis=2) & (frame < 247).all(axis=2)
+    rms = float(np.sqrt(np.mean(delta[..., 1][unclipped] ** 2)))
+    assert rms == pytest.approx(strength, rel=0.03)
+
+
+def test_pattern_energy_lies_in_the_detected_band():
+    """Slow swells (a Gaussian 1.5 cells wide), which picture content would drown, carry under
+    2% of the pattern's energy (7% before the pattern was band-limited); the rest is where the
+    detector's band-pass reads it."""
+    cell = cell_size(720, 1280)
+    tile = watermark_tile(PAYLOAD, WatermarkKey(), cell).astype(np.float64)
+    wrapped = np.pad(tile, 4 * cell, mode="wrap")
+    slow = cv2.GaussianBlur(wrapped, (0, 0), 1.5 * cell)[4 * cell : -4 * cell, 4 * cell : -4 * cell]
+    assert np.mean(slow**2) / np.mean(tile**2) < 0.02
+    assert np.mean(tile**2) == pytest.approx(1.0, rel=1e-4)
 
 
 def test_embed_is_deterministic_and_leaves_input_alone(plate_frames):
@@ -110,7 +136,7 @@ def test_embedding_changes_luma_only(plate_frames):
         ("re-encode h264 crf 28", {"crf": 28}, 0.9),
         ("downscale to half", {"crf": 23, "scale": 0.5}, 0.9),
         ("crop 10% off each side", {"crf": 23, "crop": 0.1}, 0.9),
-        ("crop 10%, half size, crf 28", {"crf": 28, "crop": 0.1, "scale": 0.5}, 0.0),
+        ("crop 10%, half size, crf 28", {"crf": 28, "crop": 0.1, "scale": 0.5}, 0.75),
     ],
 )
 def test_watermark_survives_attack(marked_video, tmp_path, attack, options, min_frame_rate):
@@ -121,6 +147,36 @@ def test_watermark_survives_attack(marked_video, tmp_path, attack, options, min_
     assert result.render_id == PAYLOAD.hex()
     assert result.frames == FRAMES
     assert result.frames_found >= min_frame_rate * FRAMES, (attack, result.frames_found)
+
+
+@pytest.fixture(scope="module")
+def second_plate_marked(tmp_path_factory) -> tuple[Path, float]:
+    """The default mark on the first 12 frames of another plate, and its worst-frame PSNR."""
+    from conftest import find_data
+
+    frames = first_frames(find_data("plates/weekly_address_clip4.mp4"), 12)
+    embedder = WatermarkEmbedder(PAYLOAD, WatermarkKey(), frames[0].shape[:2])
+    marked = [embedder.apply(frame) for frame in frames]
+    worst = min(psnr(m, f) for m, f in zip(marked, frames, strict=True))
+    out = tmp_path_factory.mktemp("wm2") / "marked.mp4"
+    return write_video(marked, out, crf=16), worst
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"crf": 28}, {"crf": 23, "scale": 0.5}, {"crf": 23, "crop": 0.1}],
+    ids=["crf 28", "half size", "crop 10%"],
+)
+def test_faint_mark_on_another_plate_costs_46_db_and_survives(
+    second_plate_marked, tmp_path, options
+):
+    """On a second plate, the default mark costs >= 46 dB PSNR and is still read in the clip
+    and in at least 11 of 12 single frames after each attack."""
+    marked, worst_psnr = second_plate_marked
+    assert worst_psnr >= 46.0
+    result = detect_in_video(transcode(marked, tmp_path / "attacked.mp4", **options))
+    assert result.found and result.payload == PAYLOAD
+    assert result.frames_found >= 11, result.frames_found
 
 
 def test_single_frame_detection_after_crop_and_reencode(marked_video, tmp_path):

@@ -54,11 +54,12 @@ _DATA_AMPLITUDE = 0.75**0.5
 #: Band of the embedded pattern, as Gaussian sigmas in cells: low-pass, and high-pass cut.
 _LOW_PASS = 1 / 3
 _HIGH_PASS = 0.8
-#: Detector band-pass (Gaussian sigmas at a 360-pixel short side) and local-variance window.
+#: Detector band-pass (Gaussian sigmas at a 360-pixel short side) and the standard deviation
+#: of the local-variance window (two box passes) at that size.
 _BAND = (0.47, 1.66)
-_VARIANCE_SIGMA = 2.0
+_VARIANCE_SIGMA = 3.0
 #: Variance floor (8-bit levels squared) and clip (standard deviations) of the residual.
-_VARIANCE_FLOOR = 0.5
+_VARIANCE_FLOOR = 0.1
 _RESIDUAL_CLIP = 3.0
 #: Magnitude threshold (standard deviations) and the two levels of the stored 2-bit residual.
 _STORE_THRESHOLD = 1.0
@@ -352,7 +353,8 @@ def residual(frame: np.ndarray) -> np.ndarray:
     scale = max(1.0, min(frame.shape[:2]) / 360.0)
     band = cv2.GaussianBlur(luma, (0, 0), _BAND[0] * scale)
     band -= cv2.GaussianBlur(luma, (0, 0), _BAND[1] * scale)
-    variance = cv2.GaussianBlur(band * band, (0, 0), _VARIANCE_SIGMA * scale)
+    box = 2 * round(_VARIANCE_SIGMA * scale * 6**0.5 / 2) + 1  # two passes: sigma as asked
+    variance = cv2.blur(cv2.blur(band * band, (box, box)), (box, box))
     whitened = band / (variance + _VARIANCE_FLOOR)
     spread = float(np.std(whitened)) or 1.0
     return np.clip(whitened / spread, -_RESIDUAL_CLIP, _RESIDUAL_CLIP)
@@ -608,7 +610,7 @@ class _Accumulator:
             tile = pyramid.fold(period)
             offset, sync = _synchronise(tile, layout.pilot)
             decoded = _decode_aligned(tile, offset, layout)
-            if sync >= _POLISH_SYNC and (decoded.payload is None or frames > 1):
+            if sync >= _POLISH_SYNC and decoded.payload is None:
                 sync, period, offset, tile = _polish(pyramid, period, layout.pilot)
                 decoded = _decode_aligned(tile, offset, layout)
             if decoded.payload is not None:
