@@ -67,7 +67,8 @@ _STORE_LEVELS = (0.45, 1.5)
 #: Canonical cell size (bins) of the folded tile inside the detector: 4 bins a side locate
 #: the tile to a quarter of a cell, so no cell is read across its neighbour's edge.
 _CANON_CELL = 4
-_CANON = GRID * _CANON_CELL
+#: Bins per cell side when candidate periods are only ranked (cheaper folds).
+_RANK_CELL = 2
 #: Mean `coding.Decoded.agreement` of pure noise; confidence is measured from here to 1.
 _NOISE_AGREEMENT = 0.56
 #: Period candidates examined (autocorrelation peaks, strongest first) and decoded (best sync).
@@ -454,15 +455,18 @@ def _peak(ac: np.ndarray, lag: int) -> float:
     return float(peak + np.clip(shift, -0.5, 0.5))
 
 
-def _bins(shape: tuple[int, int], period: tuple[float, float]) -> tuple[np.ndarray, ...]:
+def _bins(
+    shape: tuple[int, int], period: tuple[float, float], per_cell: int = _CANON_CELL
+) -> tuple[np.ndarray, ...]:
     """One-hot maps from columns ``(W, C)`` and to rows ``(C, H)`` into canonical tile bins,
     and the pixel count per bin ``(C, C)``."""
     px, py = period
-    bx = (np.mod(np.arange(shape[1]), px) * (_CANON / px)).astype(np.int64) % _CANON
-    by = (np.mod(np.arange(shape[0]), py) * (_CANON / py)).astype(np.int64) % _CANON
-    columns = np.zeros((shape[1], _CANON), np.float32)
+    canon = GRID * per_cell
+    bx = (np.mod(np.arange(shape[1]), px) * (canon / px)).astype(np.int64) % canon
+    by = (np.mod(np.arange(shape[0]), py) * (canon / py)).astype(np.int64) % canon
+    columns = np.zeros((shape[1], canon), np.float32)
     columns[np.arange(shape[1]), bx] = 1.0
-    rows = np.zeros((_CANON, shape[0]), np.float32)
+    rows = np.zeros((canon, shape[0]), np.float32)
     rows[by, np.arange(shape[0])] = 1.0
     count = np.outer(rows.sum(axis=1), columns.sum(axis=0))
     return columns, rows, np.maximum(count, 1.0)
@@ -477,7 +481,8 @@ def _synchronise(tile: np.ndarray, template: np.ndarray) -> tuple[tuple[int, int
     """Offset ``(oy, ox)`` of a cell template ``(GRID, GRID)`` (the pilot, or the whole pattern
     once the payload is known) in a folded tile, and the peak's height in standard deviations
     of the circular cross-correlation surface (about 4 for noise)."""
-    pattern = np.kron(template, np.ones((_CANON_CELL, _CANON_CELL)))
+    per_cell = tile.shape[0] // GRID
+    pattern = np.kron(template, np.ones((per_cell, per_cell)))
     spectrum = np.fft.fft2(tile - tile.mean()) * np.conj(np.fft.fft2(pattern))
     surface = np.real(np.fft.ifft2(spectrum))
     oy, ox = np.unravel_index(int(np.argmax(surface)), surface.shape)
@@ -488,7 +493,8 @@ def _synchronise(tile: np.ndarray, template: np.ndarray) -> tuple[tuple[int, int
 def _decode_aligned(tile: np.ndarray, offset: tuple[int, int], layout: _Layout) -> coding.Decoded:
     """Read the chips of a folded tile at a known pilot offset, de-spread and decode them."""
     aligned = np.roll(tile, (-offset[0], -offset[1]), axis=(0, 1))
-    cells = aligned.reshape(GRID, _CANON_CELL, GRID, _CANON_CELL).mean(axis=(1, 3))
+    per_cell = tile.shape[0] // GRID
+    cells = aligned.reshape(GRID, per_cell, GRID, per_cell).mean(axis=(1, 3))
     pilot_gain = float(np.sum(cells * layout.pilot)) / cells.size
     chips = ((cells - pilot_gain * layout.pilot) * layout.spread).ravel()
     soft = np.bincount(layout.bit_of_cell, weights=chips, minlength=coding.CODED_BITS)
@@ -505,7 +511,7 @@ class _Pyramid:
     """A residual image and its 2x and 4x area reductions, to fold candidate periods cheaply.
 
     A period is folded at the coarsest level that still leaves a pixel per canonical bin
-    (`_CANON_CELL` pixels per cell); the pattern is smooth at that scale, so nothing is lost.
+    (`per_cell` pixels per cell); the pattern is smooth at that scale, so nothing is lost.
     """
 
     def __init__(self, image: np.ndarray) -> None:
@@ -518,19 +524,19 @@ class _Pyramid:
                 cv2.resize(previous, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
             )
 
-    def level(self, period: tuple[float, float]) -> int:
+    def level(self, period: tuple[float, float], per_cell: int = _CANON_CELL) -> int:
         """The pyramid level at which `period` (full-resolution pixels) is folded."""
         level = 0
-        while level + 1 < len(self.levels) and min(period) / 2 ** (level + 1) >= _CANON_CELL * GRID:
+        while level + 1 < len(self.levels) and min(period) / 2 ** (level + 1) >= per_cell * GRID:
             level += 1
         return level
 
-    def fold(self, period: tuple[float, float]) -> np.ndarray:
-        """The canonical tile ``(C, C)`` of `period` (full-resolution pixels)."""
-        level = self.level(period)
+    def fold(self, period: tuple[float, float], per_cell: int = _CANON_CELL) -> np.ndarray:
+        """The canonical tile ``(GRID * per_cell,) * 2`` of `period` (full-resolution pixels)."""
+        level = self.level(period, per_cell)
         image = self.levels[level]
         scaled = (period[0] / 2**level, period[1] / 2**level)
-        return _fold(image, *_bins(image.shape, scaled))
+        return _fold(image, *_bins(image.shape, scaled, per_cell))
 
 
 def _polish(pyramid: _Pyramid, period: tuple[float, float], template: np.ndarray) -> tuple:
@@ -604,7 +610,9 @@ class _Accumulator:
         acy = _autocorrelation(self.power[1], self.shape[0])
         pyramid = _Pyramid(self.total)
         periods = _period_candidates(acx, acy, self.shape)
-        ranked = sorted(periods, key=lambda p: -_synchronise(pyramid.fold(p), layout.pilot)[1])
+        ranked = sorted(
+            periods, key=lambda p: -_synchronise(pyramid.fold(p, _RANK_CELL), layout.pilot)[1]
+        )
         best = WatermarkResult(False, None, 0.0, frames=frames)
         for period in ranked[:_DECODED]:
             tile = pyramid.fold(period)
