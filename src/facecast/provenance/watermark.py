@@ -345,8 +345,8 @@ def residual(frame: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``(H, W)`` ``float32``, zero-centred, unit standard deviation, clipped to
-        ``[-3, 3]``.
+        ``(H, W)`` ``float32``, zero-centred, scaled to unit standard deviation and then
+        clipped to ``[-3, 3]``.
     """
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"expected uint8 RGB (H, W, 3), got {frame.dtype} {frame.shape}")
