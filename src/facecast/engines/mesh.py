@@ -22,7 +22,7 @@ from facecast.analysis.face import Face
 from facecast.character.asset import Character
 from facecast.engines.base import FaceLayer
 from facecast.mesh.frontal import face_scale, head_rotation
-from facecast.mesh.regions import contour
+from facecast.mesh.regions import contour, eye_ring
 from facecast.mesh.reshape import resting_shape, shape_offsets
 from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
 from facecast.mesh.warp import MeshRaster, rasterize, sample, with_source
@@ -35,6 +35,17 @@ BOX_MARGIN = 0.12
 DEFAULT_SHAPE_STRENGTH = 0.8
 #: Boxes larger than this (pixels) are rasterised every other pixel (see `rasterize`'s step).
 RASTER_STEP_ABOVE = 256
+#: Share of the lip thickness, from the inner lip contour outward, kept from the plate with the
+#: mouth opening (see `_eyes_and_mouth`).
+LIP_EDGE = 0.5
+#: Share of the way from each eye contour to the next ring of landmarks (the lid margin and
+#: lashes) kept from the plate with the eye opening.
+LID_EDGE = 0.3
+#: Softness (Gaussian sigma) of the kept regions' edge, as a share of the eye width.
+EDGE_SOFTNESS = 0.03
+#: Reach (Gaussian sigma, share of the eye width) over which the plate warp inside the eye and
+#: mouth openings is interpolated from the mesh around them.
+HOLE_WARP_SIGMA = 0.3
 
 
 class MeshEngine:
@@ -113,8 +124,14 @@ class MeshEngine:
             return None
         layers = sample(self._colour_and_coverage, raster)
         rgb, alpha = np.ascontiguousarray(layers[..., :3]), np.ascontiguousarray(layers[..., 3])
-        keep = _eyes_and_mouth(points, box)
-        warp = None if points is face.landmarks else _plate_warp(raster, face.landmarks, box)
+        openings = _openings(points, box)
+        # the openings are holes in the mesh: without coverage there, the compositor's matte
+        # would be eroded around them and show the unmoved plate over half the lips and lids
+        alpha = np.maximum(alpha, openings)
+        keep = _eyes_and_mouth(points, box, openings)
+        warp = None
+        if points is not face.landmarks:
+            warp = _plate_warp(raster, points, face.landmarks, box)
         return FaceLayer(rgb=rgb, alpha=alpha, box=box, keep_plate=keep, plate_warp=warp)
 
     def target_landmarks(self, face: Face) -> np.ndarray:
@@ -140,16 +157,34 @@ def coverage_alpha(weight: np.ndarray) -> np.ndarray:
 
 
 def _plate_warp(
-    raster: MeshRaster, original: np.ndarray, box: tuple[int, int, int, int]
+    raster: MeshRaster,
+    moved: np.ndarray,
+    original: np.ndarray,
+    box: tuple[int, int, int, int],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Box-local maps taking each pixel of the moved face (covered by `raster`) to the plate
-    pixel it came from (``original`` landmarks); identity outside the mesh."""
+    """Box-local ``float32 (h, w)`` maps taking each pixel of the moved face to the plate pixel
+    it came from.
+
+    On the mesh (covered by `raster`) the maps follow its triangles from the ``moved`` to the
+    ``original`` landmarks (``(478, 3)`` frame pixels). The eye and mouth openings are holes in
+    the mesh; there the displacement is interpolated from the mesh around them (normalised
+    Gaussian), so the plate's eyes and teeth move with the lids and lips instead of staying
+    where they were. Identity elsewhere off the mesh.
+    """
     raster = with_source(raster, original[:NUM_SURFACE_POINTS])
     x0, y0, x1, y1 = box
     ys, xs = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float32)
     covered = raster.covered
     map_x = np.where(covered, raster.map_x - x0, xs)
     map_y = np.where(covered, raster.map_y - y0, ys)
+    holes = cv2.dilate(_openings(moved, box), np.ones((5, 5), np.uint8)).astype(bool) & ~covered
+    if holes.any():
+        weight = covered.astype(np.float32)
+        sigma = max(2.0, HOLE_WARP_SIGMA * _eye_width(moved))
+        norm = cv2.GaussianBlur(weight, (0, 0), sigma) + 1e-6
+        for warped, grid in ((map_x, xs), (map_y, ys)):
+            shift = cv2.GaussianBlur((warped - grid) * weight, (0, 0), sigma) / norm
+            warped[holes] = grid[holes] + shift[holes]
     return map_x.astype(np.float32), map_y.astype(np.float32)
 
 
@@ -166,14 +201,46 @@ def _render_box(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, i
     return int(x0), int(y0), int(x1), int(y1)
 
 
-def _eyes_and_mouth(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """``float32 (h, w)`` in [0, 1]: the actor's eye openings and mouth opening inside `box`,
-    softened by about a pixel so the lids and lips meet them without a hard edge."""
+def _eye_width(landmarks: np.ndarray) -> float:
+    """Width of the subject's right eye (corner to corner) in pixels."""
+    return float(np.linalg.norm(landmarks[33, :2] - landmarks[133, :2]))
+
+
+def _fill(polygons: list[np.ndarray], box: tuple[int, int, int, int]) -> np.ndarray:
+    """``uint8 (h, w)``: 1 inside any of the ``(K, 2)`` frame-pixel `polygons`, within `box`."""
     x0, y0, x1, y1 = box
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    for name in ("left_eye", "right_eye", "lips_inner"):
-        polygon = np.round((landmarks[contour(name), :2] - (x0, y0)) * 16).astype(np.int32)
-        cv2.fillPoly(mask, [polygon], 1, cv2.LINE_AA, 4)
-    eye_width = float(np.linalg.norm(landmarks[33, :2] - landmarks[133, :2]))
-    sigma = max(0.6, 0.03 * eye_width)
+    for points in polygons:
+        polygon = np.round((points - (x0, y0)) * 16).astype(np.int32)
+        cv2.fillPoly(mask, [polygon], 1, cv2.LINE_8, 4)
+    return mask
+
+
+def _openings(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """``uint8 (h, w)``: 1 inside the eye openings and the mouth opening (inner lip contour)."""
+    names = ("left_eye", "right_eye", "lips_inner")
+    return _fill([landmarks[contour(name), :2] for name in names], box)
+
+
+def _eyes_and_mouth(
+    landmarks: np.ndarray, box: tuple[int, int, int, int], openings: np.ndarray
+) -> np.ndarray:
+    """Where the plate shows through: ``float32 (h, w)`` in [0, 1] inside `box`.
+
+    The actor's eye openings and mouth opening (`openings`, ``uint8 (h, w)``) plus the inner
+    edges of their lips and lids: `LIP_EDGE` of the way from the inner to the outer lip contour
+    and `LID_EDGE` of the way to the next ring of landmarks around each eye. The edges are
+    where the opening is seen (teeth against lip, white against lashes), so they stay the
+    actor's; the character's lips and lids start just beyond. The mask is solid over the
+    openings and softened by `EDGE_SOFTNESS` of the eye width.
+    """
+    inner, outer = landmarks[contour("lips_inner"), :2], landmarks[contour("lips_outer"), :2]
+    polygons = [inner + LIP_EDGE * (outer - inner)]
+    for name in ("left_eye", "right_eye"):
+        lid, ring = landmarks[contour(name), :2], landmarks[eye_ring(name), :2]
+        polygons.append(lid + LID_EDGE * (ring - lid))
+    sigma = max(0.6, EDGE_SOFTNESS * _eye_width(landmarks))
+    radius = int(np.ceil(2 * sigma)) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    mask = np.maximum(_fill(polygons, box), cv2.dilate(openings, kernel))
     return cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)

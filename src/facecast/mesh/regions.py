@@ -31,6 +31,14 @@ _CONTOURS = {
 }
 
 
+#: Eye contour landmarks (lid margins, both eyes) and, in the same order, the landmark of the
+#: next ring out from each (the lid skin beyond the lashes), from mediapipe's eye annotations.
+_EYE_CONTOUR = (33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173)
+_EYE_CONTOUR += (263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398)
+_EYE_RING = (130, 25, 110, 24, 23, 22, 26, 112, 243, 247, 30, 29, 27, 28, 56, 190)
+_EYE_RING += (359, 255, 339, 254, 253, 252, 256, 341, 463, 467, 260, 259, 257, 258, 286, 414)
+
+
 def contour(name: str) -> np.ndarray:
     """Ordered contour of a region (a closed polygon): ``"face_oval"``, ``"left_eye"``,
     ``"right_eye"``, ``"left_iris"``, ``"right_iris"``, ``"left_eyebrow"``,
@@ -42,3 +50,12 @@ def contour(name: str) -> np.ndarray:
         return _CONTOURS[name]
     except KeyError:
         raise ValueError(f"unknown face region {name!r}; choose from {sorted(_CONTOURS)}") from None
+
+
+def eye_ring(name: str) -> np.ndarray:
+    """For each landmark of an eye's contour (``"left_eye"`` or ``"right_eye"``, in
+    `contour`'s order), the landmark one ring further out: ``int64 (K,)``."""
+    if name not in ("left_eye", "right_eye"):
+        raise ValueError(f"eye_ring needs 'left_eye' or 'right_eye', got {name!r}")
+    outward = dict(zip(_EYE_CONTOUR, _EYE_RING, strict=True))
+    return np.array([outward[int(i)] for i in contour(name)], np.int64)

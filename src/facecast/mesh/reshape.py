@@ -2,13 +2,24 @@
 
 The character's and the actor's resting shapes (pose- and scale-free, `normalized_shape`)
 differ; that difference, added to every frame of the actor, gives the character's proportions
-with the actor's expression. Three rules keep the performance intact:
+with the actor's expression. These rules keep the performance intact:
 
 - the actor's resting shape comes from frames with the mouth closed (a speaking actor's median
   mouth is half open; subtracting it would close every line they say);
 - eyes and lips move as rigid groups (shift plus a change of width), so how open they are —
-  blinks, speech — stays exactly the actor's;
+  blinks, speech — stays exactly the actor's; the lid skin around each eye moves with it
+  (`FEATURE_RADIUS`), so the lids are not stretched against the eye;
+- only the upper face moves (brows, eyes, nose): the change fades out between the nose tip and
+  the upper lip (`lower_face_weight`), so mouth and chin keep the actor's geometry;
 - the change fades out toward the face outline, which stays where the actor's head is.
+
+Why the mouth stays the actor's (measured with the independent dlib 68-point landmarks, first
+60 frames of weekly_address_clip1..4, London characters 004/012/024/042, every 4th frame):
+moving the lower face toward the character's proportions shifts the skin around the lips
+against them, and dlib reads the shifted lips as a mouth up to 0.04 inter-ocular distances more
+closed (clip2 with 004: mouth error 0.046 with the lower face moved, 0.029 at half, 0.017
+without), while it brings the face only 0.01-0.035 closer to the character (dlib distance).
+Moving the lid skin with the eye lowered the eye error on clip2 with 004 from 0.011 to 0.007.
 """
 
 from __future__ import annotations
@@ -28,6 +39,11 @@ from facecast.mesh.regions import (
 TAPER_WIDTH = 0.25
 #: Frames whose mouth opening is at or below this quantile count as the actor at rest.
 RESTING_QUANTILE = 0.3
+#: Distance (in eye-corner distances of the resting shape) within which landmarks around an eye
+#: follow that eye's rigid motion, fading to their own offset at this distance.
+FEATURE_RADIUS = 0.15
+#: Landmarks of the nose tip and the top of the upper lip: the lower-face fade runs between.
+NOSE_TIP, UPPER_LIP_TOP = 1, 0
 
 
 def feature_groups() -> list[np.ndarray]:
@@ -84,6 +100,26 @@ def outline_taper(layout: np.ndarray) -> np.ndarray:
     return (ramp * ramp * (3 - 2 * ramp)).astype(np.float32)
 
 
+def lower_face_weight(layout: np.ndarray) -> np.ndarray:
+    """Per-landmark weight in [0, 1]: 1 above the nose tip, 0 from the top of the upper lip down
+    (smoothstep between), from a frontal ``(478, 2+)`` layout with y pointing down."""
+    top, bottom = float(layout[NOSE_TIP, 1]), float(layout[UPPER_LIP_TOP, 1])
+    ramp = np.clip((bottom - layout[:, 1].astype(np.float64)) / max(bottom - top, 1e-9), 0, 1)
+    return (ramp * ramp * (3 - 2 * ramp)).astype(np.float32)
+
+
+def _follow_feature(
+    offsets: np.ndarray, layout: np.ndarray, group: np.ndarray, radius: float
+) -> np.ndarray:
+    """`offsets` ``(N, 3)`` with landmarks near `group` blended toward the offset of the group
+    landmark nearest to them: fully at the group, not at all beyond `radius` (smoothstep)."""
+    gaps = np.linalg.norm(layout[:, None, :2] - layout[group][None, :, :2], axis=2)
+    nearest = group[gaps.argmin(axis=1)]
+    ramp = np.clip(1.0 - gaps.min(axis=1) / radius, 0.0, 1.0)
+    weight = (ramp * ramp * (3 - 2 * ramp))[:, None]
+    return offsets * (1.0 - weight) + offsets[nearest] * weight
+
+
 def shape_offsets(character: np.ndarray, actor: np.ndarray) -> np.ndarray:
     """Scale-free head-frame offsets that move the actor's resting shape to the character's.
 
@@ -95,8 +131,10 @@ def shape_offsets(character: np.ndarray, actor: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``float32 (478, 3)``; eyes and lips get a shift plus a change of width only, and the
-        whole field fades to 0 at the outline (`outline_taper` of the actor's shape).
+        ``float32 (478, 3)``; eyes and lips get a shift plus a change of width only, the skin
+        around each eye follows it (`FEATURE_RADIUS`), and the whole field fades to 0 below the
+        nose (`lower_face_weight`) and at the outline (`outline_taper`), both of the actor's
+        shape.
     """
     offsets = (character - actor).astype(np.float64)
     for group in feature_groups():
@@ -105,4 +143,7 @@ def shape_offsets(character: np.ndarray, actor: np.ndarray) -> np.ndarray:
         widen = np.ptp(c[:, 0]) / max(np.ptp(a[:, 0]), 1e-9) - 1.0
         offsets[group] = c_centre - a_centre
         offsets[group, 0] += widen * (a[:, 0] - a_centre[0])
-    return (offsets * outline_taper(actor)[:, None]).astype(np.float32)
+    for group in feature_groups()[:2]:
+        offsets = _follow_feature(offsets, actor, group, FEATURE_RADIUS)
+    weight = outline_taper(actor) * lower_face_weight(actor)
+    return (offsets * weight[:, None]).astype(np.float32)

@@ -152,8 +152,13 @@ def _source_maps(
     map_x = m[..., 0, 0] * xs + m[..., 0, 1] * ys + m[..., 0, 2]
     map_y = m[..., 1, 0] * xs + m[..., 1, 1] * ys + m[..., 1, 2]
     if step > 1:
-        map_x = cv2.resize(map_x, full_size, interpolation=cv2.INTER_LINEAR)
-        map_y = cv2.resize(map_y, full_size, interpolation=cv2.INTER_LINEAR)
+        # interpolate from covered grid pixels only: an uncovered neighbour's map is
+        # meaningless, and mixing it in would sample far-off source pixels along every hole
+        # and edge of the mesh (a bright line around the mouth and eye openings)
+        valid = (index_map >= 0).astype(np.float32)
+        weight = np.maximum(cv2.resize(valid, full_size, interpolation=cv2.INTER_LINEAR), 1e-6)
+        map_x = cv2.resize(map_x * valid, full_size, interpolation=cv2.INTER_LINEAR) / weight
+        map_y = cv2.resize(map_y * valid, full_size, interpolation=cv2.INTER_LINEAR) / weight
     np.putmask(map_x, uncovered, _OUTSIDE)
     np.putmask(map_y, uncovered, _OUTSIDE)
     return map_x, map_y
