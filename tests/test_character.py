@@ -186,3 +186,38 @@ def test_hair_over_the_forehead_is_left_out_of_the_texture(tmp_path, data):
     assert np.median(hairy.texture.weight[seen]) < 0.05
     # what fills it is skin-bright, not the hair's dark brown
     assert hairy.texture.image[seen].mean() > 0.8 * clean.texture.image[seen].mean()
+
+
+def test_highlight_enclosed_by_skin_is_kept_as_photographed(tmp_path, data):
+    """A bright specular spot painted mid-forehead: the skin model rejects it, but clean skin
+    surrounds it, so it is no occluder; the texture keeps it at full weight (not refilled, not
+    left for the actor's skin to show through)."""
+    import cv2
+
+    from facecast.analysis import FaceAnalyzer
+    from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
+    from facecast.mesh.warp import rasterize, sample
+
+    photo = read_image(data("faces/london/004/neutral.jpg")).copy()
+    with FaceAnalyzer(static_images=True) as analyzer:
+        (face,) = analyzer.detect(photo)
+    points = face.landmarks
+    centre = points[151, :2]
+    radius = 0.25 * float(np.linalg.norm(points[33, :2] - points[133, :2]))
+    spot = np.zeros(photo.shape[:2], np.float32)
+    cv2.circle(spot, tuple(int(v) for v in np.round(centre)), int(radius), 1.0, -1)
+    photo[spot > 0] = (250, 246, 240)
+    path = tmp_path / "highlight.png"
+    write_image(path, photo)
+    shiny = create_character(tmp_path / "shiny", [path], consent_file(tmp_path))
+    size, surface = shiny.texture.size, slice(0, NUM_SURFACE_POINTS)
+    raster = rasterize(
+        shiny.texture.uv[surface],
+        shiny.ref_landmarks[0][surface, :2],
+        mesh_triangles(),
+        (0, 0, size, size),
+    )
+    covered = sample(spot, raster) > 0.99
+    assert covered.sum() > 50
+    assert np.median(shiny.texture.weight[covered]) > 0.95
+    assert shiny.texture.image[covered].mean() > 0.9  # the highlight itself, not a skin fill

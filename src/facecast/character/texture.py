@@ -6,7 +6,8 @@ where several references see the same spot, the one that sees it most squarely a
 wins (a soft maximum), after the references' colours are matched to the first. Spots no
 reference shows cleanly (under a fringe of hair, inside the eyes and mouth) are filled by
 inpainting from their surroundings and keep a low weight, so the compositor can fall back to
-the actor's own, relit skin there.
+the actor's own, relit skin there; a rejected spot that clean skin encloses on every side (a
+highlight, a blemish) is no occluder and is kept as photographed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from facecast.character.skin import visible_skin
 from facecast.composite.light import masked_lowpass
 from facecast.mesh.frontal import frontal_points
+from facecast.mesh.regions import contour
 from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
 from facecast.mesh.warp import rasterize, sample
 
@@ -150,13 +152,40 @@ def build_texture(
         / np.maximum(total, 1e-12)[..., None]
     )
     coverage = np.stack(visible).max(axis=0)
+    coverage = np.where(_enclosed_holes(coverage, uv), 1.0, coverage)
     return FaceTexture(_fill_holes(merged, coverage, uv), coverage.astype(np.float32), uv)
+
+
+def _enclosed_holes(coverage: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """``bool (S, S)``: texels of unclean holes that clean skin surrounds on every side.
+
+    A hole that reaches neither the face outline nor an eye or the mouth cannot be hair or
+    glasses (they come in from the hairline, the temples or around the eyes); it is a
+    specular highlight or a blemish the skin model rejected, and is kept as photographed, at
+    full weight. Refilled, it showed as a flat patch of another tone (London 042's forehead
+    highlight on the weekly address actor); at low weight, as the actor's own skin.
+    """
+    size = coverage.shape[0]
+    hull = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(uv).astype(np.int32)), 1)
+    reach = max(1, size // 32)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    openings = np.zeros((size, size), np.uint8)
+    for name in ("left_eye", "right_eye", "lips_inner"):
+        cv2.fillPoly(openings, [np.round(uv[contour(name)]).astype(np.int32)], 1)
+    fringe = (hull - cv2.erode(hull, kernel)) | cv2.dilate(openings, kernel)
+    holes = ((coverage < CLEAN_COVERAGE) & hull.astype(bool)).astype(np.uint8)
+    _, labels = cv2.connectedComponents(holes, connectivity=8)
+    touching = np.unique(labels[(fringe > 0) & (holes > 0)])
+    return (labels > 0) & ~np.isin(labels, touching)
 
 
 def _fill_holes(colour: np.ndarray, coverage: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """Refill texels no reference shows cleanly (coverage < `CLEAN_COVERAGE`) inside the outline
     with the smooth skin colour of the clean texels around them (normalised convolution, so
-    neither the hair nor the empty outside of the layout leaks in)."""
+    neither the hair nor the empty outside of the layout leaks in). Texels the skin model was
+    less sure of count less: the halo of a rejected highlight or strand would otherwise tint
+    the fill."""
     size = colour.shape[0]
     hull = np.zeros((size, size), np.uint8)
     cv2.fillConvexPoly(hull, cv2.convexHull(np.round(uv).astype(np.int32)), 1)
@@ -164,5 +193,7 @@ def _fill_holes(colour: np.ndarray, coverage: np.ndarray, uv: np.ndarray) -> np.
     holes = (clean == 0) & hull.astype(bool)
     if not holes.any() or not clean.any():
         return colour.astype(np.float32)
-    fill = masked_lowpass(colour.astype(np.float32), clean, sigma=size / 24)
+    sureness = np.clip((coverage - CLEAN_COVERAGE) / (1.0 - CLEAN_COVERAGE), 0.0, 1.0)
+    source = clean * (0.05 + 0.95 * sureness**2)
+    fill = masked_lowpass(colour.astype(np.float32), source.astype(np.float32), sigma=size / 24)
     return np.where(holes[..., None], fill, colour).astype(np.float32)
