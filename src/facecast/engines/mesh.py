@@ -43,9 +43,8 @@ LIP_EDGE = 0.5
 LID_EDGE = 0.3
 #: Softness (Gaussian sigma) of the kept regions' edge, as a share of the eye width.
 EDGE_SOFTNESS = 0.03
-#: Reach (Gaussian sigma, share of the eye width) over which the plate warp inside the eye and
-#: mouth openings is interpolated from the mesh around them.
-HOLE_WARP_SIGMA = 0.3
+#: The openings of the face mesh (holes without triangles), where the plate shows through.
+OPENINGS = ("left_eye", "right_eye", "lips_inner")
 
 
 class MeshEngine:
@@ -167,9 +166,9 @@ def _plate_warp(
 
     On the mesh (covered by `raster`) the maps follow its triangles from the ``moved`` to the
     ``original`` landmarks (``(478, 3)`` frame pixels). The eye and mouth openings are holes in
-    the mesh; there the displacement is interpolated from the mesh around them (normalised
-    Gaussian), so the plate's eyes and teeth move with the lids and lips instead of staying
-    where they were. Identity elsewhere off the mesh.
+    the mesh; there each follows its contour's motion (`_contour_motion`), so the plate's eyes
+    and teeth move with the lids and lips instead of staying where they were. Identity
+    elsewhere off the mesh.
     """
     raster = with_source(raster, original[:NUM_SURFACE_POINTS])
     x0, y0, x1, y1 = box
@@ -177,15 +176,34 @@ def _plate_warp(
     covered = raster.covered
     map_x = np.where(covered, raster.map_x - x0, xs)
     map_y = np.where(covered, raster.map_y - y0, ys)
-    holes = cv2.dilate(_openings(moved, box), np.ones((5, 5), np.uint8)).astype(bool) & ~covered
-    if holes.any():
-        weight = covered.astype(np.float32)
-        sigma = max(2.0, HOLE_WARP_SIGMA * _eye_width(moved))
-        norm = cv2.GaussianBlur(weight, (0, 0), sigma) + 1e-6
-        for warped, grid in ((map_x, xs), (map_y, ys)):
-            shift = cv2.GaussianBlur((warped - grid) * weight, (0, 0), sigma) / norm
-            warped[holes] = grid[holes] + shift[holes]
+    for name in OPENINGS:
+        index = contour(name)
+        hole = _fill([moved[index, :2]], box)
+        hole = cv2.dilate(hole, np.ones((5, 5), np.uint8)).astype(bool) & ~covered
+        if hole.any():
+            affine = _contour_motion(moved[index, :2], original[index, :2])
+            px, py = xs[hole] + x0, ys[hole] + y0
+            map_x[hole] = affine[0, 0] * px + affine[0, 1] * py + affine[0, 2] - x0
+            map_y[hole] = affine[1, 0] * px + affine[1, 1] * py + affine[1, 2] - y0
     return map_x.astype(np.float32), map_y.astype(np.float32)
+
+
+def _contour_motion(moved: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """``float64 (2, 3)`` affine map taking an opening's moved contour ``(K, 2)`` onto its
+    original one, in frame pixels.
+
+    Eyes and lips move as rigid groups (shift and change of width), which an affine map
+    carries exactly; a ridge on the linear part keeps it to a shift along directions the
+    contour does not span (a closed eye or mouth is almost a line).
+    """
+    centre = moved.mean(axis=0)
+    spread = (moved - centre).astype(np.float64)
+    shift = (original - moved).astype(np.float64)
+    ridge = 1e-2 * float((spread**2).sum(axis=1).mean()) * np.eye(2)
+    gradient = np.linalg.solve(spread.T @ spread + len(spread) * ridge, spread.T @ shift).T
+    gradient += np.eye(2)
+    offset = centre + shift.mean(axis=0) - gradient @ centre
+    return np.concatenate([gradient, offset[:, None]], axis=1)
 
 
 def _render_box(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
@@ -218,8 +236,7 @@ def _fill(polygons: list[np.ndarray], box: tuple[int, int, int, int]) -> np.ndar
 
 def _openings(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """``uint8 (h, w)``: 1 inside the eye openings and the mouth opening (inner lip contour)."""
-    names = ("left_eye", "right_eye", "lips_inner")
-    return _fill([landmarks[contour(name), :2] for name in names], box)
+    return _fill([landmarks[contour(name), :2] for name in OPENINGS], box)
 
 
 def _eyes_and_mouth(
