@@ -172,7 +172,8 @@ def build_matte(
 def _erode_and_feather(
     mask: np.ndarray, erode: float, feather: float, factor: int | None = None
 ) -> np.ndarray:
-    """Pull a ``float32 (h, w)`` mask's edge in by `erode` pixels and soften it by `feather`.
+    """Pull a ``float32 (h, w)`` mask's edge in by `erode` pixels (out, when negative) and
+    soften it by `feather`.
 
     Both are smooth operations at face scale, so they run on a copy shrunk by `factor`
     (default: half size when the box is large; four times cheaper, same result to a fraction
@@ -185,9 +186,10 @@ def _erode_and_feather(
     small = mask
     if factor > 1:
         small = cv2.resize(mask, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
-    radius = max(1, round(erode / factor))
+    radius = max(1, round(abs(erode) / factor))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    small = cv2.GaussianBlur(cv2.erode(small, kernel), (0, 0), max(0.5, feather / factor))
+    grown_or_shrunk = cv2.dilate(small, kernel) if erode < 0 else cv2.erode(small, kernel)
+    small = cv2.GaussianBlur(grown_or_shrunk, (0, 0), max(0.5, feather / factor))
     if factor == 1:
         return small
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
@@ -239,11 +241,7 @@ def _brows_and_eyes(
         indices = np.concatenate([contour(f"{side}_eyebrow"), contour(f"{side}_eye")])
         hull = cv2.convexHull(np.round((landmarks[indices, :2] - (x0, y0)) * 16).astype(np.int32))
         cv2.fillConvexPoly(mask, hull, 1, cv2.LINE_AA, 4)
-    if margin >= 1.0:
-        radius = round(margin)
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        mask = cv2.dilate(mask, kernel)
-    return cv2.GaussianBlur(mask.astype(np.float32), (0, 0), max(0.5, margin / 2))
+    return _erode_and_feather(mask.astype(np.float32), -margin, margin / 2)
 
 
 def _warped_plate(plate_box: np.ndarray, layer: FaceLayer) -> np.ndarray:

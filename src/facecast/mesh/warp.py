@@ -147,7 +147,8 @@ def _source_maps(
     index_map, local, triangles, step, full_size = grid
     maps = _affine_maps(local, src_points[:, :2], triangles).astype(np.float32)
     height, width = index_map.shape
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    xs = np.arange(width, dtype=np.float32)[None, :]
+    ys = np.arange(height, dtype=np.float32)[:, None]
     m = maps[np.maximum(index_map, 0)]  # (h, w, 2, 3)
     map_x = m[..., 0, 0] * xs + m[..., 0, 1] * ys + m[..., 0, 2]
     map_y = m[..., 1, 0] * xs + m[..., 1, 1] * ys + m[..., 1, 2]
