@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from facecast.composite.pixelwise import weigh
+
 
 def _pyramid_levels(height: int, width: int, levels: int) -> int:
     """Levels that keep the coarsest image at least 8 pixels a side."""
@@ -46,11 +48,11 @@ def laplacian_blend(
     for _ in range(levels):
         difference.append(cv2.pyrDown(difference[-1]))
         weights.append(cv2.pyrDown(weights[-1]))
-    result = weights[-1][..., None] * difference[-1]
+    result = weigh(difference[-1], weights[-1])
     for level in range(levels - 1, -1, -1):
         size = (difference[level].shape[1], difference[level].shape[0])
         band = difference[level] - cv2.pyrUp(difference[level + 1], dstsize=size)
-        result = cv2.pyrUp(result, dstsize=size) + weights[level][..., None] * band
+        result = cv2.pyrUp(result, dstsize=size) + weigh(band, weights[level])
     return (background + result).astype(np.float32)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from facecast.analysis.face import Face
 from facecast.composite.blend import blend_reach, laplacian_blend
 from facecast.composite.light import transfer_lighting
+from facecast.composite.pixelwise import mix
 from facecast.engines.base import FaceLayer
 from facecast.mesh.regions import contour
 
@@ -80,6 +81,7 @@ class CompositeSettings:
     feather: float = 0.02
     blend: Literal["laplacian", "feather"] = "laplacian"
     pyramid_levels: int = 3
+    lid_ring: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -294,22 +296,36 @@ def composite_face(
         rim_sigma=max(1.0, settings.rim_scale * width),
         rim_weight=rim_weight,
     )
+    if settings.lid_ring > 0 and layer.keep_plate is not None:
+        from facecast.composite.light import _gain
+        eyes = np.zeros(inside.shape, np.uint8)
+        x0, y0, _, _ = layer.box
+        for name in ("left_eye", "right_eye"):
+            pts = np.round(face.landmarks[contour(name), :2] - (x0, y0)).astype(np.int32)
+            cv2.fillPoly(eyes, [pts], 1)
+        eye_w = float(np.linalg.norm(face.landmarks[33, :2] - face.landmarks[133, :2]))
+        d = cv2.distanceTransform(1 - eyes, cv2.DIST_L2, 3) / eye_w
+        ring = np.clip(1.0 - d / settings.lid_ring, 0.0, 1.0)[..., None] * (d > 0)[..., None]
+        rl, pl = np.square(layer.rgb), np.square(face_plate)
+        fine = cv2.resize(_gain(rl, pl, skin, max(1.0, 0.02 * width)), (inside.shape[1], inside.shape[0]))
+        fine_relit = np.sqrt(np.minimum(rl * np.minimum(fine, 32.0), 1.0))
+        relit = relit + ring * (fine_relit - relit)
     # where the engine drew nothing the foreground is the plate (no artificial edge at the mesh
     # border for the pyramid's bands to ring on); a moved face also shows the plate's eyes and
     # mouth interior, warped along
     coverage = layer.alpha
     if layer.plate_warp is not None and layer.keep_plate is not None:
         coverage = coverage * (1.0 - layer.keep_plate)
-    relit = face_plate + coverage[..., None] * (relit - face_plate)
+    relit = mix(face_plate, relit, coverage)
     if settings.blend == "feather":
-        rgb = matte[..., None] * relit + (1.0 - matte[..., None]) * plate_box
+        rgb = mix(plate_box, relit, matte)
         return CompositedFace(layer.box, rgb.astype(np.float32), matte, matte > 0)
     blended = laplacian_blend(relit, plate_box, matte, settings.pyramid_levels)
     # coarse bands reach beyond the matte; fade the blend out smoothly there so that pixels
     # farther than `reach` from the matte are exactly the plate's, with no visible boundary
     reach = blend_reach(settings.pyramid_levels)
     fade = _fade(matte > 1e-3, reach)
-    rgb = plate_box + fade[..., None] * (np.clip(blended, 0.0, 1.0) - plate_box)
+    rgb = mix(plate_box, np.clip(blended, 0.0, 1.0), fade)
     return CompositedFace(layer.box, rgb.astype(np.float32), matte, fade > 0)
 
 

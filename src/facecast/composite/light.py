@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from facecast.composite.pixelwise import weigh
+
 #: Linear light is approximated by squaring display-referred values (gamma 2.0; close to sRGB
 #: for this purpose and several times cheaper than a true power curve).
 
@@ -43,7 +45,7 @@ def _lowpass_small(image: np.ndarray, mask: np.ndarray, sigma: float) -> tuple[n
     height, width = mask.shape
     factor = max(1, int(sigma / 3))
     size = (max(1, width // factor), max(1, height // factor))
-    weighted = cv2.resize(image * mask[..., None], size, interpolation=cv2.INTER_AREA)
+    weighted = cv2.resize(weigh(image, mask), size, interpolation=cv2.INTER_AREA)
     weight = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
     small_sigma = sigma * size[0] / width
     weighted = cv2.GaussianBlur(weighted, (0, 0), small_sigma)
@@ -141,7 +143,7 @@ def rim_correction(
     trust = np.clip(support / RIM_MIN_SUPPORT, 0.0, 1.0)[..., None]
     ratio = 1.0 + trust * (np.clip(ratio, 1.0 / MAX_GAIN, MAX_GAIN) - 1.0)
     ratio = cv2.resize(ratio, (width, height), interpolation=cv2.INTER_LINEAR)
-    return (1.0 + weight[..., None] * (ratio - 1.0)).astype(np.float32)
+    return (1.0 + weigh(ratio - 1.0, weight)).astype(np.float32)
 
 
 def _gain(render_linear: np.ndarray, plate_linear: np.ndarray, region: np.ndarray, sigma: float):
