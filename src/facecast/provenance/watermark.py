@@ -57,6 +57,9 @@ _HIGH_PASS = 0.8
 #: Detector band-pass (Gaussian sigmas at a 360-pixel short side) and the standard deviation
 #: of the local-variance window (two box passes) at that size.
 _BAND = (0.47, 1.66)
+#: Frames with a short side under 360 pixels are also read at the band of their own size, down
+#: to this scale (a halved 360p plate has 2-pixel cells).
+_MIN_SCALE = 0.5
 _VARIANCE_SIGMA = 3.0
 #: Variance floor (8-bit levels squared) and clip (standard deviations) of the residual.
 _VARIANCE_FLOOR = 0.1
@@ -329,7 +332,17 @@ def embed_watermark(
 # ----------------------------------------------------------------------------------- detection
 
 
-def residual(frame: np.ndarray) -> np.ndarray:
+def band_scales(height: int, width: int) -> tuple[float, ...]:
+    """Band scales at which the detector reads a frame: 1 at a 360-pixel short side, in
+    proportion above; a frame with a shorter side is read at 1 (a small original with the
+    4-pixel minimum cell) and at its own size (a downscaled copy), down to 0.5."""
+    own = min(height, width) / 360.0
+    if own >= 1.0:
+        return (own,)
+    return (1.0, max(_MIN_SCALE, own))
+
+
+def residual(frame: np.ndarray, scale: float | None = None) -> np.ndarray:
     """Whitened band-pass of the luma: keeps the watermark's band, suppresses picture content.
 
     The band (a difference of Gaussians) scales with the frame's short side (tuned at 360
@@ -341,6 +354,8 @@ def residual(frame: np.ndarray) -> np.ndarray:
     ----------
     frame
         RGB ``(H, W, 3)`` ``uint8``.
+    scale
+        Band scale (1 at a 360-pixel short side); default the first of `band_scales`.
 
     Returns
     -------
@@ -351,7 +366,8 @@ def residual(frame: np.ndarray) -> np.ndarray:
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"expected uint8 RGB (H, W, 3), got {frame.dtype} {frame.shape}")
     luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    scale = max(1.0, min(frame.shape[:2]) / 360.0)
+    if scale is None:
+        scale = band_scales(*frame.shape[:2])[0]
     band = cv2.GaussianBlur(luma, (0, 0), _BAND[0] * scale)
     band -= cv2.GaussianBlur(luma, (0, 0), _BAND[1] * scale)
     box = 2 * round(_VARIANCE_SIGMA * scale * 6**0.5 / 2) + 1  # two passes: sigma as asked
@@ -578,7 +594,8 @@ class _Accumulator:
     that decode alone.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
         self.shape: tuple[int, int] | None = None
         self.packed: list[tuple[np.ndarray, np.ndarray]] = []
         self.total: np.ndarray | None = None
@@ -588,7 +605,7 @@ class _Accumulator:
         """Analyse one ``uint8`` RGB ``(H, W, 3)`` frame (all frames must share one size)."""
         if self.shape is not None and frame.shape[:2] != self.shape:
             raise ValueError(f"frame size {frame.shape[:2]} differs from the first {self.shape}")
-        res = residual(frame)
+        res = residual(frame, self.scale)
         power = _spectra(res)
         if self.total is None:
             self.shape, self.total, self.power = res.shape, res.copy(), power
@@ -675,9 +692,7 @@ def detect_watermark(frame: np.ndarray, key: WatermarkKey | None = None) -> Wate
     WatermarkResult
         ``found`` with the payload when a CRC-checked payload decodes.
     """
-    evidence = _Accumulator()
-    evidence.add(frame)
-    return evidence.detect((key or WatermarkKey()).layout())
+    return _detect([frame], key or WatermarkKey())
 
 
 def detect_in_frames(
@@ -697,10 +712,25 @@ def detect_in_frames(
     WatermarkResult
         ``frames_found`` counts the frames that also decode on their own.
     """
-    evidence = _Accumulator()
+    return _detect(frames, key or WatermarkKey())
+
+
+def _detect(frames: Iterable[np.ndarray], key: WatermarkKey) -> WatermarkResult:
+    """Accumulate `frames` at every band scale of their size; the first scale that decodes
+    wins, else the result with the strongest pilot sync."""
+    accumulators: list[_Accumulator] = []
     for frame in frames:
-        evidence.add(frame)
-    return evidence.detect((key or WatermarkKey()).layout())
+        if not accumulators:
+            accumulators = [_Accumulator(scale) for scale in band_scales(*frame.shape[:2])]
+        for evidence in accumulators:
+            evidence.add(frame)
+    layout = key.layout()
+    results = []
+    for evidence in accumulators or [_Accumulator()]:
+        results.append(evidence.detect(layout))
+        if results[-1].found:
+            return results[-1]
+    return max(results, key=lambda result: result.sync)
 
 
 def detect_in_video(
