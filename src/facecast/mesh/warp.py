@@ -127,8 +127,9 @@ def rasterize(
 
     index_map = np.full((height, width), -1, dtype=np.int32)
     fixed = np.round(local * (1 << _SUBPIXEL_BITS)).astype(np.int32)
-    for t in visible:
-        cv2.fillConvexPoly(index_map, fixed[triangles[t]], int(t), cv2.LINE_8, _SUBPIXEL_BITS)
+    corners = fixed[triangles[visible]]  # (V, 3, 2), gathered once rather than per triangle
+    for t, triangle in zip(visible.tolist(), corners, strict=True):
+        cv2.fillConvexPoly(index_map, triangle, t, cv2.LINE_8, _SUBPIXEL_BITS)
 
     grid = (index_map, local, triangles, step, full_size)
     full_index = index_map
