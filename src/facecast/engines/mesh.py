@@ -3,15 +3,22 @@
 Every frame the actor's tracked face mesh is rasterised and each pixel looks up the character's
 texture through its triangle, so head pose, expression and timing are the actor's and the skin,
 brows, lips and eyelids are the character's. The actor's eyeballs (gaze, blinks) and mouth
-opening (teeth, tongue) are handed back as ``keep_plate`` so the compositor shows the plate
-there.
+opening (teeth, tongue), with the inner edges of their lids and lips, are handed back as
+``keep_plate`` so the compositor shows the plate there.
 
-With ``shape_strength`` above 0 the inner face (brows, eyes, nose, mouth; everything but the
-outline) also moves toward the character's proportions: each frame's mesh gets the difference
-between the character's neutral shape and the actor's, rotated into the current head pose, so the
-actor's expression (their deviation from their own neutral face) is kept. The plate's eyes and
-mouth interior are warped along (``plate_warp``) so gaze and teeth stay inside the new lids and
-lips."""
+The openings are holes in the face mesh. The layer's coverage is filled there: left at 0, the
+compositor's matte was eroded and feathered around every hole, so about half of each lip and lid
+showed the plate, and, with the shape moved, the *unmoved* plate (the actor's teeth and eyes
+where they were, a second lip edge beside the character's). Measured with the independent dlib
+landmarks on the first 60 frames of weekly_address_clip1 with London 012: mouth error 0.032 ->
+0.012 and dlib distance to the character 0.686 -> 0.636 from this fix alone.
+
+With ``shape_strength`` above 0 the upper face (brows, eyes, nose) also moves toward the
+character's proportions (`facecast.mesh.reshape`: mouth and chin keep the actor's geometry):
+each frame's mesh gets the difference between the character's neutral shape and the actor's,
+rotated into the current head pose, so the actor's expression (their deviation from their own
+neutral face) is kept. The plate's eyes are warped along (``plate_warp``, inside the openings
+by each contour's own motion) so gaze stays inside the new lids."""
 
 from __future__ import annotations
 
@@ -29,14 +36,21 @@ from facecast.mesh.warp import MeshRaster, rasterize, sample, with_source
 
 #: Fraction of the face size added around the mesh's bounding box for the render box.
 BOX_MARGIN = 0.12
-#: Default pull of the inner face toward the character's proportions (0 to 1). Measured on the
-#: first 45 frames of weekly_address_clip1 with London 004 (dlib, facecast report): distance to
-#: the character 0.59 at 0 and 0.55 at 0.8, retrieval 98% and 100%, mouth error 0.013/0.014.
+#: Default pull of the upper face toward the character's proportions (0 to 1). Measured (dlib,
+#: every 3rd of the first 60 frames of weekly_address_clip1, London 012 / 024) at 0 and at 0.8:
+#: distance to the character 0.567 / 0.548 and 0.481 / 0.536, eye error 0.009 / 0.010 and
+#: 0.013 / 0.011, mouth error 0.023 / 0.016 and 0.022 / 0.025 (moving the nose shifts dlib's
+#: reading of the mouth below it). Identity gains most where the character's eyes and nose
+#: differ most from the actor's (012), so 0.8 stays the default.
 DEFAULT_SHAPE_STRENGTH = 0.8
 #: Boxes larger than this (pixels) are rasterised every other pixel (see `rasterize`'s step).
 RASTER_STEP_ABOVE = 256
 #: Share of the lip thickness, from the inner lip contour outward, kept from the plate with the
-#: mouth opening (see `_eyes_and_mouth`).
+#: mouth opening (see `_eyes_and_mouth`). With `LID_EDGE`, measured against keeping the bare
+#: openings (dlib, every 4th of the first 60 frames; clip2 x 042, clip2 x 004, clip1 x 012):
+#: mouth error 0.038/0.046/0.012 -> 0.033/0.044/0.014, eye error 0.0063/0.0110/0.0068 ->
+#: 0.0068/0.0082/0.0053, distance to the character +0.002 to +0.007. Keeping the whole lips
+#: (1.0) lowers the mouth error further (0.026 on clip2 x 042) but costs 0.035 of distance.
 LIP_EDGE = 0.5
 #: Share of the way from each eye contour to the next ring of landmarks (the lid margin and
 #: lashes) kept from the plate with the eye opening.
