@@ -62,6 +62,8 @@ def transfer_lighting(
     rim: np.ndarray | None = None,
     rim_sigma: float | None = None,
     rim_weight: np.ndarray | None = None,
+    opening_weight: np.ndarray | None = None,
+    opening_sigma: float | None = None,
 ) -> np.ndarray:
     """Relight the character's render with the plate's low-frequency light and colour.
 
@@ -83,6 +85,11 @@ def transfer_lighting(
         along the face's edge the relit render is compared with the plate, the smoothing scale
         in pixels, and ``float32 (h, w)`` in [0, 1] how much of the correction each pixel takes
         (1 at the edge, 0 deep inside and on the brows and eyes).
+    opening_weight, opening_sigma
+        Optional ``float32 (h, w)`` in [0, 1] and a fine low-pass scale in pixels: where the
+        weight is set (the lids and lips next to the actor's eye and mouth openings) the gain
+        moves toward the plate's at that fine scale, so the edges of the openings the plate
+        shows carry the plate's local light.
 
     Returns
     -------
@@ -94,6 +101,10 @@ def transfer_lighting(
     gain = cv2.resize(
         _gain(render_linear, plate_linear, region, sigma), (width, height), cv2.INTER_LINEAR
     )
+    if opening_weight is not None and opening_sigma is not None:
+        fine = _gain(render_linear, plate_linear, region, opening_sigma)
+        fine = cv2.resize(fine, (width, height), interpolation=cv2.INTER_LINEAR)
+        gain = gain + opening_weight[..., None] * (fine - gain)
     if keep_character_tone > 0.0:
         inside = region > 0.5
         if inside.any():
