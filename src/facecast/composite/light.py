@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facecast.composite.pixelwise import weigh
+from facecast.composite.pixelwise import mix, weigh
 
 #: Linear light is approximated by squaring display-referred values (gamma 2.0; close to sRGB
 #: for this purpose and several times cheaper than a true power curve).
@@ -104,7 +104,7 @@ def transfer_lighting(
     if opening_weight is not None and opening_sigma is not None:
         fine = _gain(render_linear, plate_linear, region, opening_sigma)
         fine = cv2.resize(fine, (width, height), interpolation=cv2.INTER_LINEAR)
-        gain = gain + opening_weight[..., None] * (fine - gain)
+        gain = mix(gain, fine, opening_weight)
     if keep_character_tone > 0.0:
         inside = region > 0.5
         if inside.any():
@@ -144,11 +144,7 @@ def rim_correction(
         ``float32 (h, w, 3)`` gain, 1 where `weight` is 0 or no rim pixel is near.
     """
     height, width = rim.shape
-    plate_rim, _ = _lowpass_small(plate, rim, sigma)
-    relit_rim, _ = _lowpass_small(relit, rim, sigma)
-    size = (plate_rim.shape[1], plate_rim.shape[0])
-    support = cv2.resize(rim, size, interpolation=cv2.INTER_AREA)
-    support = cv2.GaussianBlur(support, (0, 0), sigma * size[0] / width)
+    (plate_rim, relit_rim), support = _lowpass_pair(plate, relit, rim, sigma)
     ratio = plate_rim / np.maximum(relit_rim, 1e-4)
     # far from every rim pixel the normalised average means nothing: no correction there
     trust = np.clip(support / RIM_MIN_SUPPORT, 0.0, 1.0)[..., None]
@@ -159,6 +155,29 @@ def rim_correction(
 
 def _gain(render_linear: np.ndarray, plate_linear: np.ndarray, region: np.ndarray, sigma: float):
     """Low-frequency plate/render ratio on the shrunk grid of `_lowpass_small`."""
-    plate_low, _ = _lowpass_small(plate_linear, region, sigma)
-    render_low, _ = _lowpass_small(render_linear, region, sigma)
+    (plate_low, render_low), _ = _lowpass_pair(plate_linear, render_linear, region, sigma)
     return plate_low / np.maximum(render_low, 1e-4)
+
+
+def _lowpass_pair(
+    first: np.ndarray, second: np.ndarray, mask: np.ndarray, sigma: float
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """`_lowpass_small` of two ``(h, w, C)`` images under one mask, the mask's own shrinking
+    and blurring done once; also returns that blurred mask (``float32 (h', w')``, the share
+    of masked pixels near each grid point, before the 1e-4 floor)."""
+    height, width = mask.shape
+    factor = max(1, int(sigma / 3))
+    size = (max(1, width // factor), max(1, height // factor))
+    small_sigma = sigma * size[0] / width
+    weight = cv2.GaussianBlur(
+        cv2.resize(mask, size, interpolation=cv2.INTER_AREA), (0, 0), small_sigma
+    )
+    floor = np.maximum(weight, 1e-4)[..., None]
+    lows = tuple(
+        cv2.GaussianBlur(
+            cv2.resize(weigh(image, mask), size, interpolation=cv2.INTER_AREA), (0, 0), small_sigma
+        )
+        / floor
+        for image in (first, second)
+    )
+    return lows, weight
