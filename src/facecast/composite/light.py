@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from facecast.composite.grid import grow, shrink
 from facecast.composite.pixelwise import mix, weigh
 
 #: Linear light is approximated by squaring display-referred values (gamma 2.0; close to sRGB
@@ -31,26 +32,15 @@ def masked_lowpass(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndar
     Normalised convolution: pixels outside the mask neither contribute nor leave dark borders.
     Returns ``float32 (h, w, C)``; where no masked pixel is near, the result is 0.
     """
-    small, _factor = _lowpass_small(image, mask, sigma)
-    height, width = mask.shape
-    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    (small,), _ = _masked_lowpasses((image,), mask, sigma)
+    return grow(small, mask.shape, _factor(sigma))
 
 
-def _lowpass_small(image: np.ndarray, mask: np.ndarray, sigma: float) -> tuple[np.ndarray, int]:
-    """`masked_lowpass` evaluated on a grid shrunk by up to sigma/3 (the result is smooth at
-    that scale, so nothing is lost), an order of magnitude cheaper for face-sized sigmas.
-
-    Returns the shrunk ``float32 (h', w', C)`` result and the shrink factor.
-    """
-    height, width = mask.shape
-    factor = max(1, int(sigma / 3))
-    size = (max(1, width // factor), max(1, height // factor))
-    weighted = cv2.resize(weigh(image, mask), size, interpolation=cv2.INTER_AREA)
-    weight = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
-    small_sigma = sigma * size[0] / width
-    weighted = cv2.GaussianBlur(weighted, (0, 0), small_sigma)
-    weight = cv2.GaussianBlur(weight, (0, 0), small_sigma)
-    return weighted / np.maximum(weight, 1e-4)[..., None], factor
+def _factor(sigma: float) -> int:
+    """Shrink factor of the grid a low-pass of scale `sigma` is computed on: about sigma/3
+    (the result is smooth at that scale, so nothing is lost; an order of magnitude cheaper
+    for face-sized sigmas)."""
+    return max(1, int(sigma / 3))
 
 
 def transfer_lighting(
@@ -97,13 +87,10 @@ def transfer_lighting(
         ``float32 (h, w, 3)`` in [0, 1].
     """
     render_linear, plate_linear = np.square(render), np.square(plate)
-    height, width = region.shape
-    gain = cv2.resize(
-        _gain(render_linear, plate_linear, region, sigma), (width, height), cv2.INTER_LINEAR
-    )
+    gain = grow(_gain(render_linear, plate_linear, region, sigma), region.shape, _factor(sigma))
     if opening_weight is not None and opening_sigma is not None:
         fine = _gain(render_linear, plate_linear, region, opening_sigma)
-        fine = cv2.resize(fine, (width, height), interpolation=cv2.INTER_LINEAR)
+        fine = grow(fine, region.shape, _factor(opening_sigma))
         gain = mix(gain, fine, opening_weight)
     if keep_character_tone > 0.0:
         inside = region > 0.5
@@ -143,41 +130,36 @@ def rim_correction(
     numpy.ndarray
         ``float32 (h, w, 3)`` gain, 1 where `weight` is 0 or no rim pixel is near.
     """
-    height, width = rim.shape
-    (plate_rim, relit_rim), support = _lowpass_pair(plate, relit, rim, sigma)
+    (plate_rim, relit_rim), support = _masked_lowpasses((plate, relit), rim, sigma)
     ratio = plate_rim / np.maximum(relit_rim, 1e-4)
     # far from every rim pixel the normalised average means nothing: no correction there
     trust = np.clip(support / RIM_MIN_SUPPORT, 0.0, 1.0)[..., None]
     ratio = 1.0 + trust * (np.clip(ratio, 1.0 / MAX_GAIN, MAX_GAIN) - 1.0)
-    ratio = cv2.resize(ratio, (width, height), interpolation=cv2.INTER_LINEAR)
+    ratio = grow(ratio, rim.shape, _factor(sigma))
     return (1.0 + weigh(ratio - 1.0, weight)).astype(np.float32)
 
 
 def _gain(render_linear: np.ndarray, plate_linear: np.ndarray, region: np.ndarray, sigma: float):
-    """Low-frequency plate/render ratio on the shrunk grid of `_lowpass_small`."""
-    (plate_low, render_low), _ = _lowpass_pair(plate_linear, render_linear, region, sigma)
+    """Low-frequency plate/render ratio on the grid of `shrink` for `sigma`."""
+    (plate_low, render_low), _ = _masked_lowpasses((plate_linear, render_linear), region, sigma)
     return plate_low / np.maximum(render_low, 1e-4)
 
 
-def _lowpass_pair(
-    first: np.ndarray, second: np.ndarray, mask: np.ndarray, sigma: float
-) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-    """`_lowpass_small` of two ``(h, w, C)`` images under one mask, the mask's own shrinking
-    and blurring done once; also returns that blurred mask (``float32 (h', w')``, the share
-    of masked pixels near each grid point, before the 1e-4 floor)."""
-    height, width = mask.shape
-    factor = max(1, int(sigma / 3))
-    size = (max(1, width // factor), max(1, height // factor))
-    small_sigma = sigma * size[0] / width
-    weight = cv2.GaussianBlur(
-        cv2.resize(mask, size, interpolation=cv2.INTER_AREA), (0, 0), small_sigma
-    )
+def _masked_lowpasses(
+    images: tuple[np.ndarray, ...], mask: np.ndarray, sigma: float
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Gaussian low-pass of each ``(h, w, C)`` image using only pixels where ``mask (h, w)``
+    is set (normalised convolution), on the grid of `shrink` for `sigma`; the mask is shrunk
+    and blurred once for all of them.
+
+    Returns the low-passed ``float32`` grids and the low-passed mask (the share of masked
+    pixels near each grid point, before the 1e-4 floor the division uses).
+    """
+    factor = _factor(sigma)
+
+    def lowpass(image: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(shrink(image, factor), (0, 0), sigma / factor)
+
+    weight = lowpass(mask)
     floor = np.maximum(weight, 1e-4)[..., None]
-    lows = tuple(
-        cv2.GaussianBlur(
-            cv2.resize(weigh(image, mask), size, interpolation=cv2.INTER_AREA), (0, 0), small_sigma
-        )
-        / floor
-        for image in (first, second)
-    )
-    return lows, weight
+    return tuple(lowpass(weigh(image, mask)) / floor for image in images), weight
