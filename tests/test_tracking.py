@@ -333,3 +333,68 @@ def test_tracks_digest_survives_the_file_and_sees_a_moved_landmark(tmp_path, add
     assert loaded.digest() == address.digest()
     loaded.frames[40][0].landmarks[1, 0] += 0.1
     assert loaded.digest() != address.digest()
+
+
+# -- steady head motion (offline, zero phase) ---------------------------------------------------
+def test_steady_heads_remove_tremor_keep_expression_and_leave_the_tracks_alone(address):
+    """On the talking head: the rigid frame-to-frame tremor (second difference of the mean
+    landmark position) drops, the mouth opening relative to the eye distance (the expression)
+    is kept to 0.1%, no landmark moves by more than the cap, and the analysed tracks are not
+    modified."""
+    from facecast.analysis.smoothing import steady_head_motion
+
+    track = address.main_track()
+    indices = sorted(address.faces_of(track))
+    before = np.stack([address.frames[i][0].landmarks for i in indices])
+    steady = address.with_steady_heads(2.5)
+    after = np.stack([steady.frames[i][0].landmarks for i in indices])
+    assert np.array_equal(before, np.stack([address.frames[i][0].landmarks for i in indices]))
+
+    def tremor(points):
+        centre = points[:, :, :2].mean(axis=1)
+        return float(np.linalg.norm(centre[2:] - 2 * centre[1:-1] + centre[:-2], axis=1).mean())
+
+    assert tremor(after) < 0.7 * tremor(before), (tremor(before), tremor(after))
+
+    def opening(points):
+        gap = np.linalg.norm(points[:, 13, :2] - points[:, 14, :2], axis=1)
+        return gap / np.linalg.norm(points[:, 33, :2] - points[:, 263, :2], axis=1)
+
+    assert np.abs(opening(after) - opening(before)).max() < 1e-3
+    size = float(np.ptp(before[:, :, :2].mean(axis=0), axis=0).max())
+    assert np.abs(after - before)[:, :, :2].max() <= 0.01 * size * 1.5 + 1e-3
+    assert np.array_equal(steady_head_motion(before, 0.0), before)
+
+
+def test_steady_heads_keep_a_steady_motion_and_stop_at_cuts():
+    """A head sliding and turning at constant speed comes back unchanged (zero phase, no lag);
+    runs split at a cut are steadied on their own."""
+    from facecast.analysis.face import Face
+    from facecast.analysis.smoothing import steady_head_motion
+
+    rng = np.random.default_rng(7)
+    shape = np.column_stack([rng.random((478, 2)) * 200, rng.random(478) * 10])
+    centre = shape[:, :2].mean(axis=0)
+    moving = []
+    for t in range(30):  # turning about the face's centre while sliding and growing
+        angle, scale = 0.01 * t, 1.0 + 0.005 * t
+        c, s = np.cos(angle), np.sin(angle)
+        points = shape.copy()
+        turned = (shape[:, :2] - centre) @ np.array([[c, s], [-s, c]]) * scale
+        points[:, :2] = turned + centre + (3.0 * t, 1.0 * t)
+        moving.append(points)
+    moving = np.asarray(moving, np.float32)
+    assert np.abs(steady_head_motion(moving, 2.5) - moving).max() < 0.01
+
+    moving[:, :, :2] += rng.normal(0.0, 0.5, (30, 1, 2)).astype(np.float32)  # head tremor
+    frames = [
+        [Face(np.zeros(4, np.float32), m, np.zeros(3, np.float32), track_id=1)] for m in moving
+    ]
+    tracks = ShotTracks(frames=frames, cuts=[15])
+    steady = tracks.with_steady_heads(2.5)
+    whole = steady_head_motion(moving, 2.5)
+    halves = np.concatenate(
+        [steady_head_motion(moving[:15], 2.5), steady_head_motion(moving[15:], 2.5)]
+    )
+    got = np.stack([f[0].landmarks for f in steady.frames])
+    assert np.allclose(got, halves, atol=1e-4) and not np.allclose(got, whole, atol=1e-4)

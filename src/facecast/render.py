@@ -72,6 +72,10 @@ class RenderSettings:
     shape_strength
         Mesh engine: pull of the inner face toward the character's proportions, 0 to 1
         (``None``: the engine's default).
+    steady_frames
+        Temporal scale (Gaussian sigma, frames) over which each track's rigid head tremor is
+        removed before rendering, without lag (`ShotTracks.with_steady_heads`); 0 renders the
+        tracked landmarks as they are.
     track
         Swap only this track id; ``None`` picks the main track (longest, largest).
     all_faces
@@ -94,6 +98,7 @@ class RenderSettings:
     engine: str = "mesh"
     model: str | None = None
     shape_strength: float | None = None
+    steady_frames: float = 2.5
     track: int | None = None
     all_faces: bool = False
     hands: bool = True
@@ -293,6 +298,8 @@ def render_shot(
     tracks = _load_or_analyze(plate, tracks_file, progress, settings.hands)
     timings["analyze"] = time.perf_counter() - started
     targets = choose_tracks(tracks, settings.track, settings.all_faces, plate_path)
+    tracks_digest = tracks.digest()
+    tracks = tracks.with_steady_heads(settings.steady_frames)
 
     engine = create_engine(
         settings.engine, model=settings.model, shape_strength=settings.shape_strength
@@ -305,7 +312,7 @@ def render_shot(
     inputs = {
         "plate": {"path": plate_path.name, "sha256": sha256_file(plate_path)},
         "character": {"id": character.character_id, "sha256": character.digest()},
-        "tracks_sha256": tracks.digest(),
+        "tracks_sha256": tracks_digest,
     }
     recorded = {**settings.to_dict(), "engine_settings": engine.settings(), "targets": targets}
     versions = software_versions()

@@ -19,7 +19,7 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from facecast.analysis.cuts import CutDetector
 from facecast.analysis.detector import FaceAnalyzer
 from facecast.analysis.face import Face
 from facecast.analysis.hands import HAND_POINTS, HandSearch
+from facecast.analysis.smoothing import steady_head_motion
 from facecast.analysis.tracker import FaceTracker
 from facecast.errors import FacecastError
 from facecast.media import Plate, to_uint8
@@ -282,6 +283,26 @@ class ShotTracks:
                 digest.update(np.round(hand, 2).tobytes())
         return digest.hexdigest()
 
+    def with_steady_heads(self, sigma_frames: float, max_shift: float = 0.01) -> ShotTracks:
+        """A copy whose faces have their rigid head tremor removed, track by track
+        (`facecast.analysis.smoothing.steady_head_motion` over each run of consecutive frames;
+        cuts end a run). ``sigma_frames`` 0 returns the tracks unchanged."""
+        if sigma_frames <= 0:
+            return self
+        frames = [[replace(face) for face in faces] for faces in self.frames]
+        steady = ShotTracks(
+            frames, list(self.skipped), list(self.cuts), dict(self.info), self.hands
+        )
+        cuts = set(self.cuts)
+        for track_id in steady.track_ids():
+            for run in _consecutive_runs(sorted(steady.faces_of(track_id).items()), cuts):
+                moved = steady_head_motion(
+                    np.stack([f.landmarks for f in run]), sigma_frames, max_shift
+                )
+                for face, landmarks in zip(run, moved, strict=True):
+                    face.landmarks = landmarks
+        return steady
+
     def coverage(self, track_id: int) -> float:
         """Fraction of the shot's frames in which `track_id` appears, in [0, 1]."""
         return len(self.faces_of(track_id)) / max(len(self.frames), 1)
@@ -365,6 +386,18 @@ class ShotTracks:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise TracksFileError(f"has a malformed face record ({error})", path) from None
+
+
+def _consecutive_runs(indexed: list[tuple[int, Face]], cuts: set[int]) -> list[list[Face]]:
+    """Split ``[(frame_index, face), ...]`` (sorted) where a frame is missing or a cut starts."""
+    runs: list[list[Face]] = []
+    previous = None
+    for index, face in indexed:
+        if previous is None or index != previous + 1 or index in cuts:
+            runs.append([])
+        runs[-1].append(face)
+        previous = index
+    return runs
 
 
 def _as_saved(values: np.ndarray, decimals: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["OneEuroFilter"]
+__all__ = ["OneEuroFilter", "steady_head_motion"]
 
 
 def _alpha(dt: float, cutoff: np.ndarray | float) -> np.ndarray | float:
@@ -78,3 +78,98 @@ class OneEuroFilter:
         weight = _alpha(dt, cutoff)[:, None]
         self._value = self._value + weight * (current - self._value)
         return self._value.astype(np.float32)
+
+
+def steady_head_motion(
+    landmarks: np.ndarray, sigma_frames: float = 2.5, max_shift: float = 0.01
+) -> np.ndarray:
+    """Remove the frame-to-frame jitter of a track's rigid head motion, with no lag.
+
+    Each frame's landmarks are fitted with the 2-D similarity transform (shift, rotation,
+    scale) that takes the track's mean shape onto them; those four parameters are smoothed
+    over time with a Gaussian of `sigma_frames`, run forward and backward at once (zero
+    phase: a head turn is not delayed, only its frame-to-frame tremor is removed), and each
+    frame is moved by the difference, capped at `max_shift` of the face size: a fast turn,
+    which a Gaussian would round off, moves the mesh by no more than tremor does. The
+    points' positions relative to the head (the expression: lips, lids) are left exactly as
+    they were.
+
+    Offline, so it can use the frames after each one; `OneEuroFilter` is the causal filter
+    the tracker runs while it analyses.
+
+    Parameters
+    ----------
+    landmarks
+        ``float32 (T, N, 3)`` one track's landmarks in pixels over ``T`` consecutive frames.
+    sigma_frames
+        Temporal Gaussian sigma in frames. Measured on the first 60 frames of
+        weekly_address_clip4 with London 042 (the quality report's metrics): stability ratio
+        1.42 without; 1.38 at 1 and 1.24 at 2.5 uncapped; at 2.5, 1.34 with `max_shift`
+        0.004 and 1.28 with 0.01; mouth error 0.019-0.020 and retrieval 100% throughout.
+    max_shift
+        Largest change of any landmark, as a share of the face size (0.01: 3 pixels on a
+        300-pixel face).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32 (T, N, 3)``; z is scaled with the fitted scale.
+    """
+    points = np.asarray(landmarks, np.float64)
+    if points.ndim != 3 or points.shape[2] != 3:
+        raise ValueError(f"expected landmarks of shape (T, N, 3), got {points.shape}")
+    if len(points) < 3 or sigma_frames <= 0:
+        return points.astype(np.float32)
+    reference = points[:, :, :2].mean(axis=0)
+    params = np.array([_similarity(reference, frame[:, :2]) for frame in points])
+    size = float(np.ptp(reference, axis=0).max())
+    steady = params + _capped(_zero_phase_gaussian(params, sigma_frames) - params, size, max_shift)
+    out = points.copy()
+    for t, frame in enumerate(points):
+        # back to the mean shape's frame (about its centroid) with the fitted transform, out
+        # with the steady one
+        local = _rotate(frame[:, :2] - params[t, 2:], -params[t, 1]) / params[t, 0]
+        out[t, :, :2] = _rotate(local, steady[t, 1]) * steady[t, 0] + steady[t, 2:]
+        out[t, :, 2] = frame[:, 2] * (steady[t, 0] / params[t, 0])
+    return out.astype(np.float32)
+
+
+def _capped(change: np.ndarray, size: float, max_shift: float) -> np.ndarray:
+    """Scale each frame's ``change (T, 4)`` of ``[scale, angle, tx, ty]`` down so that it moves
+    no point of a face of `size` pixels by more than ``max_shift * size`` (a scale or angle
+    change moves the face's edge by about half the size times the change)."""
+    reach = np.abs(change[:, 0]) * size / 2 + np.abs(change[:, 1]) * size / 2
+    reach += np.hypot(change[:, 2], change[:, 3])
+    limit = max_shift * size
+    return change * np.minimum(1.0, limit / np.maximum(reach, 1e-12))[:, None]
+
+
+def _similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``[scale, angle, cx, cy]`` of the least-squares similarity taking ``source (N, 2)``
+    onto ``target (N, 2)`` (Umeyama without reflection), about the source's centroid: a
+    point ``p`` goes to ``R(angle) (p - source centroid) scale + (cx, cy)``. Centred so that
+    a steady slide, turn or zoom is linear in all four numbers."""
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    a, b = source - source_mean, target - target_mean
+    cross = (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum()
+    dot = (a * b).sum()
+    angle = np.arctan2(cross, dot)
+    scale = np.hypot(cross, dot) / max((a**2).sum(), 1e-12)
+    return np.array([scale, angle, target_mean[0], target_mean[1]])
+
+
+def _rotate(points: np.ndarray, angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return points @ np.array([[c, s], [-s, c]])
+
+
+def _zero_phase_gaussian(values: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing of ``values (T, K)`` along time, edges continued by point reflection
+    (no lag; a steady trend runs on through the ends instead of bending)."""
+    radius = max(1, int(np.ceil(3 * sigma)))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    padded = np.pad(values, ((radius, radius), (0, 0)), mode="reflect", reflect_type="odd")
+    return np.stack(
+        [np.convolve(padded[:, k], taps, mode="valid") for k in range(values.shape[1])], axis=1
+    )
