@@ -28,6 +28,12 @@ def swap_command(
         float | None,
         typer.Option(help="Mesh engine: 0 keeps the actor's proportions, 1 the character's."),
     ] = None,
+    steady_frames: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Frames over which head tremor is removed, without lag (0: off)."
+        ),
+    ] = 2.5,
     tracks: Annotated[
         Path | None, typer.Option(help="Reuse tracks.json from facecast analyze.")
     ] = None,
@@ -72,6 +78,7 @@ def swap_command(
         engine=engine,
         model=str(model) if model else None,
         shape_strength=shape_strength,
+        steady_frames=steady_frames,
         track=track,
         all_faces=all_faces,
         hands=hands,
