@@ -222,9 +222,7 @@ def _pasted(new: np.ndarray, original: np.ndarray, changed: np.ndarray) -> np.nd
     """``new`` where ``changed (h, w) bool`` is set, ``original`` elsewhere; both ``(h, w, 3)``
     of one dtype. Same as ``np.where(changed[..., None], new, original)``, forty times faster
     (OpenCV's masked copy instead of a broadcast select)."""
-    pasted = np.ascontiguousarray(original)
-    if pasted is original:
-        pasted = original.copy()
+    pasted = original.copy()  # contiguous, as OpenCV writes only into contiguous arrays
     cv2.copyTo(new, np.ascontiguousarray(changed).view(np.uint8), pasted)
     return pasted
 

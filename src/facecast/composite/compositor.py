@@ -16,6 +16,7 @@ import numpy as np
 
 from facecast.analysis.face import Face
 from facecast.composite.blend import blend_reach, laplacian_blend
+from facecast.composite.grid import grow, shrink
 from facecast.composite.light import transfer_lighting
 from facecast.composite.pixelwise import mix
 from facecast.engines.base import FaceLayer
@@ -199,16 +200,12 @@ def _erode_and_feather(
     if factor is None:
         factor = 2 if min(height, width) >= 128 else 1
     factor = max(1, min(factor, min(height, width) // 16))
-    small = mask
-    if factor > 1:
-        small = cv2.resize(mask, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
+    small = shrink(mask, factor)
     radius = max(1, round(abs(erode) / factor))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     grown_or_shrunk = cv2.dilate(small, kernel) if erode < 0 else cv2.erode(small, kernel)
     small = cv2.GaussianBlur(grown_or_shrunk, (0, 0), max(0.5, feather / factor))
-    if factor == 1:
-        return small
-    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    return grow(small, mask.shape, factor)
 
 
 def _rim_regions(
@@ -363,11 +360,7 @@ def _fade(support: np.ndarray, reach: int) -> np.ndarray:
     The fall-off is a Gaussian of sigma ``reach / 4`` over the support grown by ``reach / 2``,
     computed at half size (it is smooth at that scale; four times cheaper).
     """
-    height, width = support.shape
     grown = cv2.dilate(support.astype(np.uint8), np.ones((reach + 1,) * 2, np.uint8))
-    if min(height, width) < 64:
-        return cv2.GaussianBlur(grown.astype(np.float32), (0, 0), reach / 4)
-    half = (width // 2, height // 2)
-    small = cv2.resize(grown.astype(np.float32), half, interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), reach / 8)
-    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    factor = 1 if min(support.shape) < 64 else 2
+    small = cv2.GaussianBlur(shrink(grown.astype(np.float32), factor), (0, 0), reach / 4 / factor)
+    return grow(small, support.shape, factor)
