@@ -265,7 +265,7 @@ def test_streaming_results_match_the_collected_shot(address):
 
 # -- hands found in the same pass ---------------------------------------------------------------
 def test_hands_searched_beside_the_analysis_match_a_search_of_every_frame():
-    """The analysis pass searches hands on a worker thread, every other frame while none is in
+    """The analysis pass searches hands on a worker thread, every third frame while none is in
     view; it finds hands in the same frames as a search of every frame holding a face (a hand
     entering is found from its first frame), at nearly the same keypoints, and the street
     group's raised hands (around frame 60) are among them."""
@@ -291,24 +291,25 @@ def test_hands_searched_beside_the_analysis_match_a_search_of_every_frame():
             assert a.shape == (21, 2) and np.abs(a - b).max() < 6.0
 
 
-@pytest.mark.parametrize("entering", [9, 10])
-def test_hand_search_skips_frames_only_while_no_hand_is_in_view(entering):
+@pytest.mark.parametrize(("stride", "entering"), [(2, 9), (2, 10), (3, 9), (3, 10), (3, 11)])
+def test_hand_search_skips_frames_only_while_no_hand_is_in_view(stride, entering):
     """Talking-head frames (no hand) and then the street group's raised hands: the search
-    skips every other frame before the hands appear, yet reports them from their first frame,
-    whether that frame was searched (9) or skipped and searched back (10)."""
+    skips frames before the hands appear, yet reports them from their first frame, whether
+    that frame was searched or skipped and searched back."""
     from facecast.analysis import HandSearch
 
     size = (640, 480)
     head = frames_of("plates/weekly_address_clip1.mp4", entering, size=size)
     group = frames_of("plates/street_group_3s.mp4", 10, size=size, start=50)
     settled = {}
-    with HandSearch(stride=2) as search:
+    with HandSearch(stride=stride) as search:
         for index, frame in enumerate(head + group):
             settled.update(search.feed(index, frame))
         settled.update(search.finish())
     assert sorted(settled) == list(range(entering + 10))
     assert [bool(settled[i]) for i in range(entering + 10)] == [False] * entering + [True] * 10
-    assert search.searched <= entering // 2 + 1 + 10, search.searched
+    # every stride-th head frame, the ones held before the hands (searched back), the hands
+    assert search.searched <= entering // stride + (stride - 1) + 10, search.searched
 
 
 def test_tracks_without_hands_are_saved_as_such_and_version_1_files_load(tmp_path, address):

@@ -192,19 +192,22 @@ def _swap_frame(
     engine,
     settings: CompositeSettings,
     hands: list[np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
+    with_matte: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """Swap the given faces in one frame.
 
     `hands` holds ``float32 (21, 2)`` keypoints per hand in front of the faces (may be empty).
-    Returns the new frame (plate dtype, ``(H, W, 3)``) and the matte ``float32 (H, W)``.
+    Returns the new frame (plate dtype, ``(H, W, 3)``), the matte ``float32 (H, W)`` in
+    [0, 1] (``None`` unless `with_matte`) and whether any face was put in (a matte above 0).
     """
     height, width = frame.shape[:2]
-    matte = np.zeros((height, width), np.float32)
+    matte = np.zeros((height, width), np.float32) if with_matte else None
     if not faces:
-        return frame, matte
+        return frame, matte, False
     preview = to_uint8(frame)
     occluder = hand_mask(hands, (height, width)) if hands else None
     output = frame.copy()
+    swapped = False
     for face in faces:
         layer = engine.render(preview, face)
         if layer is None:
@@ -214,8 +217,32 @@ def _swap_frame(
         result = composite_face(to_unit_float(original), layer, face, settings, occluder)
         new = from_unit_float(result.rgb, frame.dtype)
         output[y0:y1, x0:x1] = _pasted(new, original, result.changed)
-        matte[y0:y1, x0:x1] = np.maximum(matte[y0:y1, x0:x1], result.matte)
-    return output, matte
+        swapped = swapped or bool(result.matte.any())
+        if matte is not None:
+            matte[y0:y1, x0:x1] = np.maximum(matte[y0:y1, x0:x1], result.matte)
+    return output, matte, swapped
+
+
+def _finished_frame(
+    frame: np.ndarray,
+    faces: list[Face],
+    engine,
+    settings: RenderSettings,
+    hands: list[np.ndarray],
+    watermark,
+    matte_writer: VideoWriter | SequenceWriter | None,
+) -> tuple[tuple[np.ndarray, ...], bool]:
+    """One frame ready for the writers (run on a swap worker): the swapped frame, watermarked
+    when `watermark` is given, and the matte's pixels for `matte_writer` if there is one.
+    Returns those pixels and whether a face was swapped."""
+    output, matte, swapped = _swap_frame(
+        frame, faces, engine, settings.composite, hands, with_matte=matte_writer is not None
+    )
+    if watermark is not None:
+        output = watermark.apply(output)
+    if matte_writer is None:
+        return (output,), swapped
+    return (output, _matte_pixels(matte_writer, matte)), swapped
 
 
 def _pasted(new: np.ndarray, original: np.ndarray, changed: np.ndarray) -> np.ndarray:
@@ -426,8 +453,9 @@ def _render_frames(
     swapped = 0
     with ExitStack() as stack:
         writers = [open_writer(output, plate.info, codec=settings.codec, crf=settings.crf)]
-        if matte_path:
-            writers.append(_matte_writer(matte_path, plate))
+        matte_writer = _matte_writer(matte_path, plate) if matte_path else None
+        if matte_writer is not None:
+            writers.append(matte_writer)
         encoder = stack.enter_context(BackgroundWriter(*writers))
         # a tracks file without hands (version 1, or analysed without them): search them here
         live_hands = None
@@ -440,18 +468,18 @@ def _render_frames(
 
         def write_oldest() -> None:
             nonlocal swapped
-            new_frame, matte = in_flight.popleft().result()
-            swapped += bool(matte.any())
-            if watermark is not None:
-                new_frame = watermark.apply(new_frame)
-            encoder.write(new_frame, *([_matte_pixels(writers[1], matte)] if matte_path else []))
+            pixels, face_swapped = in_flight.popleft().result()
+            swapped += face_swapped
+            encoder.write(*pixels)
             bar.advance()
 
         for index, frame in enumerate(read_ahead(plate.frames())):
             faces = [f for f in _frame_faces(tracks, index) if f.track_id in target_set]
             hands = _frame_hands(tracks, index, faces, frame, live_hands, settings.hands)
             in_flight.append(
-                workers.submit(_swap_frame, frame, faces, engine, settings.composite, hands)
+                workers.submit(
+                    _finished_frame, frame, faces, engine, settings, hands, watermark, matte_writer
+                )
             )
             if len(in_flight) > threads:
                 write_oldest()
