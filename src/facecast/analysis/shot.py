@@ -146,15 +146,24 @@ def iter_analysis(
 def _analyse(
     plate: Plate, analyzer: FaceAnalyzer, tracker: FaceTracker, cuts: CutDetector
 ) -> Iterator[FrameAnalysis]:
-    for index, raw in enumerate(read_ahead(plate.frames())):
-        frame = to_uint8(raw)
-        cut = cuts.is_cut(frame)
+    for index, (frame, cut) in enumerate(read_ahead(_frames_and_cuts(plate, cuts))):
         if cut:
             analyzer.reset()
             tracker.cut()
         faces = tracker.update(index, frame, analyzer.detect(frame))
         skipped = [{"frame_index": index, **s} for s in analyzer.last_skipped]
         yield FrameAnalysis(index, frame, faces, skipped, cut)
+
+
+def _frames_and_cuts(plate: Plate, cuts: CutDetector) -> Iterator[tuple[np.ndarray, bool]]:
+    """The plate's frames as ``uint8 RGB (H, W, 3)``, each with whether it starts a new shot.
+
+    Runs on `read_ahead`'s reader thread with the decoding, so the face analysis (the pass's
+    slowest thread) does not wait for the histograms; the frames still go through `cuts` in
+    order."""
+    for raw in plate.frames():
+        frame = to_uint8(raw)
+        yield frame, cuts.is_cut(frame)
 
 
 def _with_hands(results: Iterator[FrameAnalysis], hands: HandSearch) -> Iterator[FrameAnalysis]:
