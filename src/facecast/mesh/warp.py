@@ -114,12 +114,10 @@ def rasterize(
     height, width = -(-(y1 - y0) // step), -(-(x1 - x0) // step)
     # grid pixel i of the coarse raster sits where cv2.resize puts it: at i * step + (step-1)/2
     local = (dst_points[:, :2].astype(np.float64) - (x0, y0) - (step - 1) / 2) / step
-    keep = np.abs(_signed_areas(local, triangles)) > 1e-6
+    areas = _signed_areas(local, triangles)
+    keep = np.abs(areas) > 1e-6
     if cull_back_faces:
-        same_winding = np.sign(_signed_areas(local, triangles)) == np.sign(
-            _signed_areas(src_points[:, :2], triangles)
-        )
-        keep &= same_winding
+        keep &= np.sign(areas) == np.sign(_signed_areas(src_points[:, :2], triangles))
     visible = np.flatnonzero(keep)
     if depth is not None:
         tri_depth = depth[triangles[visible]].mean(axis=1)
@@ -150,9 +148,13 @@ def _source_maps(
     height, width = index_map.shape
     xs = np.arange(width, dtype=np.float32)[None, :]
     ys = np.arange(height, dtype=np.float32)[:, None]
-    m = maps[np.maximum(index_map, 0)]  # (h, w, 2, 3)
-    map_x = m[..., 0, 0] * xs + m[..., 0, 1] * ys + m[..., 0, 2]
-    map_y = m[..., 1, 0] * xs + m[..., 1, 1] * ys + m[..., 1, 2]
+    # each pixel's six affine coefficients, gathered one coefficient at a time from
+    # contiguous (T,) rows (faster than one (h, w, 2, 3) gather)
+    coefficients = np.ascontiguousarray(maps.reshape(len(maps), 6).T)
+    triangle = np.maximum(index_map, 0)
+    ax, bx, cx, ay, by, cy = (np.take(row, triangle) for row in coefficients)
+    map_x = ax * xs + bx * ys + cx
+    map_y = ay * xs + by * ys + cy
     if step > 1:
         # interpolate from covered grid pixels only: an uncovered neighbour's map is
         # meaningless, and mixing it in would sample far-off source pixels along every hole
