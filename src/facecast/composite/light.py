@@ -24,6 +24,16 @@ from facecast.composite.pixelwise import mix, weigh
 MAX_GAIN = 32.0
 #: Rim support (Gaussian-weighted share of rim pixels) below which `rim_correction` fades out.
 RIM_MIN_SUPPORT = 0.05
+#: The gain is smooth at the scale of its finest low-pass (the opening light, a few pixels), so
+#: it is computed on a grid `GAIN_GRID` times coarser than the face box (for boxes at least
+#: `GAIN_GRID_ABOVE` pixels a side) and grown back once: a third less time for the light
+#: transfer (6.7 -> 4.4 ms on a 720p face). Measured against the full-size gain on the first 60
+#: frames of weekly_address_clip1/2 with London 004/042 (dlib, `benchmarks/quality.py`
+#: metrics): eye error 0.0074/0.0066/0.0066/0.0084 -> 0.0065/0.0066/0.0060/0.0072, mouth
+#: error within 0.0015 either way, seam ΔE00 within 0.01, distance to the character within
+#: 0.002, stability and PSNR unchanged; the relit skin differs by 0.07 levels on average.
+GAIN_GRID = 2
+GAIN_GRID_ABOVE = 64
 
 
 def masked_lowpass(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -57,6 +67,9 @@ def transfer_lighting(
 ) -> np.ndarray:
     """Relight the character's render with the plate's low-frequency light and colour.
 
+    The gain (`light_gain`) is computed on a grid `GAIN_GRID` times coarser than the box and
+    applied to the render at full size, so the render's detail is untouched.
+
     Parameters
     ----------
     render
@@ -86,7 +99,49 @@ def transfer_lighting(
     numpy.ndarray
         ``float32 (h, w, 3)`` in [0, 1].
     """
-    render_linear, plate_linear = np.square(render), np.square(plate)
+    render_linear = np.square(render)
+    factor = GAIN_GRID if min(region.shape) >= GAIN_GRID_ABOVE else 1
+
+    def small(mask: np.ndarray | None) -> np.ndarray | None:
+        return None if mask is None else shrink(mask, factor)
+
+    gain = light_gain(
+        shrink(render_linear, factor),
+        shrink(np.square(plate), factor),
+        shrink(region, factor),
+        sigma / factor,
+        keep_character_tone,
+        rim=small(None if rim is None else region * rim),
+        rim_sigma=None if rim_sigma is None else rim_sigma / factor,
+        rim_weight=small(rim_weight),
+        opening_weight=small(opening_weight),
+        opening_sigma=None if opening_sigma is None else opening_sigma / factor,
+    )
+    # sqrt(min(render * min(gain, MAX_GAIN), 1)), in place in the grown gain's buffer
+    relit = np.minimum(grow(gain, region.shape, factor), MAX_GAIN)
+    relit *= render_linear
+    np.minimum(relit, 1.0, out=relit)
+    return np.sqrt(relit, out=relit)
+
+
+def light_gain(
+    render_linear: np.ndarray,
+    plate_linear: np.ndarray,
+    region: np.ndarray,
+    sigma: float,
+    keep_character_tone: float = 0.0,
+    rim: np.ndarray | None = None,
+    rim_sigma: float | None = None,
+    rim_weight: np.ndarray | None = None,
+    opening_weight: np.ndarray | None = None,
+    opening_sigma: float | None = None,
+) -> np.ndarray:
+    """The linear-light gain ``float32 (h, w, 3)`` that relights ``render_linear`` with
+    ``plate_linear`` (both ``float32 (h, w, 3)``, squared display values) on one grid.
+
+    Same arguments as `transfer_lighting`, on this grid: `rim` is the rim ring already
+    multiplied by `region`; lengths are in this grid's pixels. Not capped at `MAX_GAIN`.
+    """
     gain = grow(_gain(render_linear, plate_linear, region, sigma), region.shape, _factor(sigma))
     if opening_weight is not None and opening_sigma is not None:
         _mix_in_fine_gain(gain, render_linear, plate_linear, region, opening_weight, opening_sigma)
@@ -99,12 +154,8 @@ def transfer_lighting(
             gain = gain * tone**keep_character_tone
     if rim is not None and rim_sigma is not None and rim_weight is not None:
         relit = render_linear * np.minimum(gain, MAX_GAIN)
-        gain *= rim_correction(relit, plate_linear, region * rim, rim_sigma, rim_weight)
-    # sqrt(min(render * min(gain, MAX_GAIN), 1)), in place in the gain's buffer
-    relit = np.minimum(gain, MAX_GAIN, out=gain)
-    relit *= render_linear
-    np.minimum(relit, 1.0, out=relit)
-    return np.sqrt(relit, out=relit)
+        gain *= rim_correction(relit, plate_linear, rim, rim_sigma, rim_weight)
+    return gain
 
 
 def rim_correction(
