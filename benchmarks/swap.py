@@ -11,7 +11,10 @@ Prints, per plate (the 720p weekly address clip, and a 1080p upscale of it made 
 
 Each measurement runs in its own process so peak memory and CPU time are its own.
 
-    .venv/bin/python benchmarks/swap.py [--quick]
+    .venv/bin/python benchmarks/swap.py [--quick] [--repeat N]
+
+Each plate is measured `--repeat` times (transcode, swap, transcode, swap, ...; default 3)
+and the median ratio printed: on a shared 2-core machine single runs vary by +-0.04.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -98,6 +102,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child")
     parser.add_argument("--quick", action="store_true", help="720p only, no memory run")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="transcode/swap pairs per plate (median ratio)"
+    )
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(json.loads(args.child))))
@@ -117,14 +124,23 @@ def main() -> None:
         f"{'analyze s':>10} {'render s':>9} {'cpu s t/s':>11} {'peak MiB':>9}"
     )
     for name, plate in plates.items():
-        base = _measure({"kind": "transcode", "plate": str(plate), "out": str(work / "t.mp4")})
-        swap = _measure_swap(plate, work / "s.mp4", character)
-        print(
-            f"{name:8} {swap['frames']:>6} {base['fps']:>14.1f} {swap['fps']:>9.1f} "
-            f"{swap['fps'] / base['fps']:>6.2f} {swap['split'].get('analyze', 0):>10.1f} "
-            f"{swap['split'].get('render', 0):>9.1f} "
-            f"{base['cpu_seconds']:>5.1f}/{swap['cpu_seconds']:<5.1f} {swap['peak_mib']:>9.0f}"
-        )
+        ratios = []
+        for _ in range(args.repeat):  # transcode and swap alternate, so drift hits both
+            base = _measure({"kind": "transcode", "plate": str(plate), "out": str(work / "t.mp4")})
+            swap = _measure_swap(plate, work / "s.mp4", character)
+            ratios.append(swap["fps"] / base["fps"])
+            print(
+                f"{name:8} {swap['frames']:>6} {base['fps']:>14.1f} {swap['fps']:>9.1f} "
+                f"{ratios[-1]:>6.2f} {swap['split'].get('analyze', 0):>10.1f} "
+                f"{swap['split'].get('render', 0):>9.1f} "
+                f"{base['cpu_seconds']:>5.1f}/{swap['cpu_seconds']:<5.1f} {swap['peak_mib']:>9.0f}",
+                flush=True,
+            )
+        if len(ratios) > 1:
+            print(
+                f"{name:8} median ratio {statistics.median(ratios):.2f} "
+                f"(range {min(ratios):.2f}-{max(ratios):.2f} over {len(ratios)} pairs)"
+            )
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (ratios are within one run)")
 
     if not args.quick:
