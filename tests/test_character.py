@@ -221,3 +221,29 @@ def test_highlight_enclosed_by_skin_is_kept_as_photographed(tmp_path, data):
     assert covered.sum() > 50
     assert np.median(shiny.texture.weight[covered]) > 0.95
     assert shiny.texture.image[covered].mean() > 0.9  # the highlight itself, not a skin fill
+
+
+def test_lids_are_kept_as_photographed(tmp_path, data):
+    """Lashes, lid margins and eye corners are never skin-coloured, so the skin model rejects
+    much of them; refilled, they showed as flat patches at the eye corners. Around each eye
+    opening, out to the next ring of landmarks, the texture is the photo itself at full
+    weight."""
+    from facecast.character.texture import _lid_band
+    from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
+    from facecast.mesh.warp import rasterize
+
+    path = data("faces/london/004/neutral.jpg")
+    single = create_character(tmp_path / "single", [path], consent_file(tmp_path))
+    texture, surface = single.texture, slice(0, NUM_SURFACE_POINTS)
+    raster = rasterize(
+        texture.uv[surface],
+        single.ref_landmarks[0][surface, :2],
+        mesh_triangles(),
+        (0, 0, texture.size, texture.size),
+    )
+    band = _lid_band(texture.uv, texture.size) & raster.covered
+    assert band.sum() > 500
+    assert np.all(texture.weight[band] == 1.0)
+    # the band holds the lashes: far darker texels than the skin fill could give
+    lightness = texture.image.mean(axis=2)
+    assert np.percentile(lightness[band], 5) < 0.6 * np.median(lightness[raster.covered])
