@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import zlib
 from fractions import Fraction
 from pathlib import Path
@@ -257,3 +260,40 @@ def test_read_ahead_stops_and_closes_its_source_when_left_early():
             break
     assert closed.wait(timeout=5)
     assert not any(t.name == "facecast-read" for t in threading.enumerate())
+
+
+_ENCODE_ON_CPUS = """
+import hashlib, os, sys
+from fractions import Fraction
+from facecast.media import VideoWriter, open_plate
+cpus, codec, plate, out = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:cpus]))
+frames = [f for _, f in zip(range(12), open_plate(plate).frames())]
+with VideoWriter(out, frames[0].shape[1], frames[0].shape[0], Fraction(25), codec=codec) as w:
+    for frame in frames:
+        w.write(frame)
+print(hashlib.sha256(open(out, "rb").read()).hexdigest())
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs two CPUs to hold a process to one of them",
+)
+@pytest.mark.parametrize(("codec", "suffix"), [("h264", ".mp4"), ("ffv1", ".mkv")])
+def test_encoded_bytes_do_not_depend_on_the_machines_cores(tmp_path, data, codec, suffix):
+    """x264 and FFV1 change their output with their thread count, which defaults to one per
+    core, and Matroska writes a random segment id: the writer pins both, so the same frames
+    give the same file on one CPU and on two (and from one run to the next)."""
+    plate = str(data("plates/weekly_address_clip1.mp4"))
+    digests = set()
+    for run, cpus in enumerate((1, 2, 2)):
+        out = tmp_path / f"run{run}{suffix}"
+        done = subprocess.run(
+            [sys.executable, "-c", _ENCODE_ON_CPUS, str(cpus), codec, plate, str(out)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        digests.add(done.stdout.strip().splitlines()[-1])
+    assert len(digests) == 1, digests
