@@ -55,12 +55,13 @@ def test_fine_light_near_the_openings_equals_a_whole_box_gain(face, sigma):
     """The fine light gain is low-passed only around the eye and mouth rings (a crop on the
     whole box's grid); the gain is the same as with the fine gain computed over the whole box
     and mixed in with the rings' weight."""
-    from facecast.composite.light import _factor, _gain, light_gain
+    from facecast.composite.light import LightInputs, _factor, _gain, light_gain
     from facecast.composite.pixelwise import mix
 
     region, rings = _rings_and_skin(face)
     render, plate = np.square(face), np.square(np.ascontiguousarray(face[:, ::-1] * 0.8))
-    gain = light_gain(render, plate, region, 40.0, opening_weight=rings, opening_sigma=sigma)
+    inputs = LightInputs(render, plate, region, 40.0, opening_weight=rings, opening_sigma=sigma)
+    gain = light_gain(inputs)
 
     coarse = grow(_gain(render, plate, region, 40.0), region.shape, _factor(40.0))
     fine = grow(_gain(render, plate, region, sigma), region.shape, _factor(sigma))
@@ -72,14 +73,16 @@ def test_light_gain_on_a_half_size_grid_matches_the_full_size_one(face):
     """`transfer_lighting` computes its gain on a grid half the box's size: the relit face is
     within a fraction of an 8-bit level of relighting with the full-size gain, and takes the
     plate's light (here 0.8 times as bright, mirrored)."""
-    from facecast.composite.light import MAX_GAIN, light_gain, transfer_lighting
+    from facecast.composite.light import MAX_GAIN, LightInputs, light_gain, transfer_lighting
 
     region, rings = _rings_and_skin(face)
     plate = np.ascontiguousarray(face[:, ::-1] * 0.8)
     relit = transfer_lighting(face, plate, region, 40.0, opening_weight=rings, opening_sigma=7.5)
     render_linear = np.square(face)
     full = light_gain(
-        render_linear, np.square(plate), region, 40.0, opening_weight=rings, opening_sigma=7.5
+        LightInputs(
+            render_linear, np.square(plate), region, 40.0, opening_weight=rings, opening_sigma=7.5
+        )
     )
     expected = np.sqrt(np.minimum(render_linear * np.minimum(full, MAX_GAIN), 1.0))
     skin = region > 0.5

@@ -8,6 +8,8 @@ relative to the local brightness (the idea of Disney's light- and contrast-prese
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -100,23 +102,19 @@ def transfer_lighting(
         ``float32 (h, w, 3)`` in [0, 1].
     """
     render_linear = np.square(render)
-    factor = GAIN_GRID if min(region.shape) >= GAIN_GRID_ABOVE else 1
-
-    def small(mask: np.ndarray | None) -> np.ndarray | None:
-        return None if mask is None else shrink(mask, factor)
-
-    gain = light_gain(
-        shrink(render_linear, factor),
-        shrink(np.square(plate), factor),
-        shrink(region, factor),
-        sigma / factor,
-        keep_character_tone,
-        rim=small(None if rim is None else region * rim),
-        rim_sigma=None if rim_sigma is None else rim_sigma / factor,
-        rim_weight=small(rim_weight),
-        opening_weight=small(opening_weight),
-        opening_sigma=None if opening_sigma is None else opening_sigma / factor,
+    full = LightInputs(
+        render_linear,
+        np.square(plate),
+        region,
+        sigma,
+        rim=None if rim is None else region * rim,
+        rim_sigma=rim_sigma,
+        rim_weight=rim_weight,
+        opening_weight=opening_weight,
+        opening_sigma=opening_sigma,
     )
+    factor = GAIN_GRID if min(region.shape) >= GAIN_GRID_ABOVE else 1
+    gain = light_gain(full.shrunk(factor), keep_character_tone)
     # sqrt(min(render * min(gain, MAX_GAIN), 1)), in place in the grown gain's buffer
     relit = np.minimum(grow(gain, region.shape, factor), MAX_GAIN)
     relit *= render_linear
@@ -124,37 +122,75 @@ def transfer_lighting(
     return np.sqrt(relit, out=relit)
 
 
-def light_gain(
-    render_linear: np.ndarray,
-    plate_linear: np.ndarray,
-    region: np.ndarray,
-    sigma: float,
-    keep_character_tone: float = 0.0,
-    rim: np.ndarray | None = None,
-    rim_sigma: float | None = None,
-    rim_weight: np.ndarray | None = None,
-    opening_weight: np.ndarray | None = None,
-    opening_sigma: float | None = None,
-) -> np.ndarray:
-    """The linear-light gain ``float32 (h, w, 3)`` that relights ``render_linear`` with
-    ``plate_linear`` (both ``float32 (h, w, 3)``, squared display values) on one grid.
+@dataclass(frozen=True)
+class LightInputs:
+    """What `light_gain` works from, on one grid: arrays ``(h, w[, 3])`` float32, lengths in
+    this grid's pixels.
 
-    Same arguments as `transfer_lighting`, on this grid: `rim` is the rim ring already
-    multiplied by `region`; lengths are in this grid's pixels. Not capped at `MAX_GAIN`.
+    Attributes
+    ----------
+    render_linear, plate_linear
+        Squared display values of the render and the plate, ``(h, w, 3)``.
+    region, sigma
+        Skin both show, in [0, 1], and the scale of the light transfer.
+    rim, rim_sigma, rim_weight
+        The rim ring (already multiplied by `region`), its smoothing scale and the share of
+        the rim correction each pixel takes (see `rim_correction`); ``None`` without one.
+    opening_weight, opening_sigma
+        Where the gain moves to the finer `opening_sigma` (the lids and lips next to the
+        openings); ``None`` without.
     """
-    gain = grow(_gain(render_linear, plate_linear, region, sigma), region.shape, _factor(sigma))
-    if opening_weight is not None and opening_sigma is not None:
-        _mix_in_fine_gain(gain, render_linear, plate_linear, region, opening_weight, opening_sigma)
+
+    render_linear: np.ndarray
+    plate_linear: np.ndarray
+    region: np.ndarray
+    sigma: float
+    rim: np.ndarray | None = None
+    rim_sigma: float | None = None
+    rim_weight: np.ndarray | None = None
+    opening_weight: np.ndarray | None = None
+    opening_sigma: float | None = None
+
+    def shrunk(self, factor: int) -> LightInputs:
+        """The same inputs on a grid `factor` times coarser (`shrink`; lengths divided)."""
+        if factor == 1:
+            return self
+
+        def small(image: np.ndarray | None) -> np.ndarray | None:
+            return None if image is None else shrink(image, factor)
+
+        def scaled(length: float | None) -> float | None:
+            return None if length is None else length / factor
+
+        return LightInputs(
+            small(self.render_linear),
+            small(self.plate_linear),
+            small(self.region),
+            self.sigma / factor,
+            rim=small(self.rim),
+            rim_sigma=scaled(self.rim_sigma),
+            rim_weight=small(self.rim_weight),
+            opening_weight=small(self.opening_weight),
+            opening_sigma=scaled(self.opening_sigma),
+        )
+
+
+def light_gain(inputs: LightInputs, keep_character_tone: float = 0.0) -> np.ndarray:
+    """The linear-light gain ``float32 (h, w, 3)`` that relights ``inputs.render_linear`` with
+    ``inputs.plate_linear``, on their grid (not capped at `MAX_GAIN`); see `transfer_lighting`.
+    """
+    render, plate, region = inputs.render_linear, inputs.plate_linear, inputs.region
+    gain = grow(_gain(render, plate, region, inputs.sigma), region.shape, _factor(inputs.sigma))
+    if inputs.opening_weight is not None and inputs.opening_sigma is not None:
+        _mix_in_fine_gain(gain, render, plate, region, inputs.opening_weight, inputs.opening_sigma)
     if keep_character_tone > 0.0:
         inside = region > 0.5
         if inside.any():
-            tone = render_linear[inside].mean(axis=0) / np.maximum(
-                plate_linear[inside].mean(axis=0), 1e-4
-            )
+            tone = render[inside].mean(axis=0) / np.maximum(plate[inside].mean(axis=0), 1e-4)
             gain = gain * tone**keep_character_tone
-    if rim is not None and rim_sigma is not None and rim_weight is not None:
-        relit = render_linear * np.minimum(gain, MAX_GAIN)
-        gain *= rim_correction(relit, plate_linear, rim, rim_sigma, rim_weight)
+    if inputs.rim is not None and inputs.rim_sigma is not None and inputs.rim_weight is not None:
+        relit = render * np.minimum(gain, MAX_GAIN)
+        gain *= rim_correction(relit, plate, inputs.rim, inputs.rim_sigma, inputs.rim_weight)
     return gain
 
 
