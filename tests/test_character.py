@@ -247,3 +247,24 @@ def test_lids_are_kept_as_photographed(tmp_path, data):
     # the band holds the lashes: far darker texels than the skin fill could give
     lightness = texture.image.mean(axis=2)
     assert np.percentile(lightness[band], 5) < 0.6 * np.median(lightness[raster.covered])
+
+
+def test_rejected_patch_beside_one_eye_is_kept_but_not_one_across_both(character):
+    """A patch the skin model rejects next to one eye is lid skin (kept as photographed); one
+    that runs across the bridge to the other eye could be glasses, and one reaching the
+    outline could be hair (both refilled)."""
+    import cv2
+
+    from facecast.character.texture import _holes_beside_one_eye
+
+    uv, size = character.texture.uv, character.texture.size
+    coverage = np.ones((size, size), np.float32)
+    gap = float(np.linalg.norm(uv[33] - uv[133]))
+    beside = tuple(int(v) for v in np.round(uv[33] + (0, 0.25 * gap)))  # below an outer corner
+    cv2.circle(coverage, beside, int(0.2 * gap), 0.0, -1)
+    left, right = np.round(uv[[362, 133]]).astype(int)
+    cv2.line(coverage, tuple(left), tuple(right), 0.0, 3)  # a bridge from eye to eye
+    kept = _holes_beside_one_eye(coverage, uv)
+    assert kept[beside[1], beside[0]]
+    middle = np.round((uv[362] + uv[133]) / 2).astype(int)
+    assert not kept[middle[1], middle[0]]
