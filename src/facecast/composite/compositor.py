@@ -258,14 +258,34 @@ def _opening_rings(
     ):
         if reach <= 0:
             continue
-        openings = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        for name in names:
-            polygon = np.round(landmarks[contour(name), :2] - (x0, y0)).astype(np.int32)
-            cv2.fillPoly(openings, [polygon], 1)
-        distance = cv2.distanceTransform(1 - openings, cv2.DIST_L2, 3)
-        ring = np.clip(1.0 - distance / max(reach * eye_width, 1.0), 0.0, 1.0) * (1 - openings)
+        polygons = [
+            np.round(landmarks[contour(name), :2] - (x0, y0)).astype(np.int32) for name in names
+        ]
+        ring = _ring_around(polygons, (y1 - y0, x1 - x0), max(reach * eye_width, 1.0))
         weight = ring if weight is None else np.maximum(weight, ring)
-    return None if weight is None else weight.astype(np.float32)
+    return weight
+
+
+def _ring_around(polygons: list[np.ndarray], shape: tuple[int, int], reach: float) -> np.ndarray:
+    """``float32 shape (h, w)``: 1 at the edge of the filled ``(K, 2)`` integer `polygons`,
+    falling linearly to 0 at `reach` pixels from them, 0 inside them.
+
+    The distance transform runs only over the polygons' bounding box grown by the reach (a
+    tenth of the face box for the mouth, a third for the eyes): beyond it the ring is 0, and
+    inside it the distances are those of a whole-box transform (to 1e-7).
+    """
+    corners = np.concatenate(polygons)
+    margin = int(np.ceil(reach)) + 2
+    left, top = np.maximum(corners.min(axis=0) - margin, 0)
+    right, bottom = np.minimum(corners.max(axis=0) + 1 + margin, (shape[1], shape[0]))
+    ring = np.zeros(shape, np.float32)
+    if right <= left or bottom <= top:
+        return ring
+    openings = np.zeros((bottom - top, right - left), np.uint8)
+    cv2.fillPoly(openings, [polygon - (left, top) for polygon in polygons], 1)
+    distance = cv2.distanceTransform(1 - openings, cv2.DIST_L2, 3)
+    ring[top:bottom, left:right] = np.clip(1.0 - distance / reach, 0.0, 1.0) * (1 - openings)
+    return ring
 
 
 def _brows_and_eyes(

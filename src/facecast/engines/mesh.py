@@ -186,20 +186,38 @@ def _plate_warp(
     """
     raster = with_source(raster, original[:NUM_SURFACE_POINTS])
     x0, y0, x1, y1 = box
-    ys, xs = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float32)
+    xs = np.arange(x1 - x0, dtype=np.float32)[None, :]
+    ys = np.arange(y1 - y0, dtype=np.float32)[:, None]
     covered = raster.covered
     map_x = np.where(covered, raster.map_x - x0, xs)
     map_y = np.where(covered, raster.map_y - y0, ys)
     for name in OPENINGS:
         index = contour(name)
-        hole = _fill([moved[index, :2]], box)
-        hole = cv2.dilate(hole, np.ones((5, 5), np.uint8)).astype(bool) & ~covered
-        if hole.any():
+        rows, cols = _hole_pixels(moved[index, :2], box, covered)
+        if rows.size:
             affine = _contour_motion(moved[index, :2], original[index, :2])
-            px, py = xs[hole] + x0, ys[hole] + y0
-            map_x[hole] = affine[0, 0] * px + affine[0, 1] * py + affine[0, 2] - x0
-            map_y[hole] = affine[1, 0] * px + affine[1, 1] * py + affine[1, 2] - y0
+            px, py = cols.astype(np.float32) + x0, rows.astype(np.float32) + y0
+            map_x[rows, cols] = affine[0, 0] * px + affine[0, 1] * py + affine[0, 2] - x0
+            map_y[rows, cols] = affine[1, 0] * px + affine[1, 1] * py + affine[1, 2] - y0
     return map_x.astype(np.float32), map_y.astype(np.float32)
+
+
+def _hole_pixels(
+    polygon: np.ndarray, box: tuple[int, int, int, int], covered: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Box-local ``(rows, cols)`` of an opening: inside ``polygon (K, 2)`` (frame pixels) grown
+    by 2 pixels, where the mesh (``covered (h, w) bool``) is not. Worked out on the polygon's
+    own bounding box, not the whole face box (a tenth of the pixels)."""
+    x0, y0, x1, y1 = box
+    local = polygon - (x0, y0)
+    left, top = np.maximum(np.floor(local.min(axis=0)).astype(int) - 4, 0)
+    right, bottom = np.minimum(np.ceil(local.max(axis=0)).astype(int) + 5, (x1 - x0, y1 - y0))
+    if right <= left or bottom <= top:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    hole = _fill([polygon], (x0 + left, y0 + top, x0 + right, y0 + bottom))
+    hole = cv2.dilate(hole, np.ones((5, 5), np.uint8)).astype(bool)
+    rows, cols = np.nonzero(hole & ~covered[top:bottom, left:right])
+    return rows + top, cols + left
 
 
 def _contour_motion(moved: np.ndarray, original: np.ndarray) -> np.ndarray:
