@@ -129,6 +129,7 @@ def test_manifest_records_inputs_consent_and_settings(swaps):
     assert manifest["inputs"]["plate"]["sha256"]
     assert manifest["consent"]["basis"] == "licensed"
     assert manifest["settings"]["engine"] == "mesh"
+    assert manifest["settings"]["encoder_threads"] == 2  # the output bytes depend on it
     assert manifest["versions"]["mediapipe"] == "0.10.21"
     assert manifest["frames"]["swapped"] == result.swapped_frames
 

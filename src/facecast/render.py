@@ -44,6 +44,7 @@ from facecast.engines import create_engine
 from facecast.errors import FaceNotFoundError, MediaError
 from facecast.media import Plate, SequenceWriter, VideoWriter, open_plate, open_writer, to_uint8
 from facecast.media.background import BackgroundWriter, read_ahead
+from facecast.media.video import ENCODER_THREADS
 from facecast.provenance.manifest import (
     MANIFEST_FORMAT,
     MANIFEST_VERSION,
@@ -89,6 +90,10 @@ class RenderSettings:
         Output codec (``h264``, ``prores4444``, ``ffv1``; image format for sequences).
     crf
         H.264 quality (lower is better).
+    encoder_threads
+        Threads of the video encoder. The output bytes depend on it (x264 and FFV1 decide
+        differently with more threads), not on the machine's core count; a farm node with many
+        cores may raise it.
     composite
         Compositing settings.
     seed
@@ -105,6 +110,7 @@ class RenderSettings:
     watermark: bool = True
     codec: str | None = None
     crf: int | None = None
+    encoder_threads: int = ENCODER_THREADS
     composite: CompositeSettings = field(default_factory=CompositeSettings)
     seed: int = 0
 
@@ -168,13 +174,15 @@ def _check_paths(plate: Path, output: Path, matte: Path | None) -> None:
         )
 
 
-def _matte_writer(path: Path, plate: Plate) -> VideoWriter | SequenceWriter:
+def _matte_writer(path: Path, plate: Plate, threads: int) -> VideoWriter | SequenceWriter:
     """A writer for the per-frame matte: lossless video, or a 16-bit PNG sequence folder."""
     info = plate.info
     if path.suffix.lower() in VIDEO_SUFFIXES:
         codec = "ffv1" if path.suffix.lower() == ".mkv" else "h264"
         crf = 0 if codec == "h264" else None
-        return VideoWriter(path, info.width, info.height, info.fps, codec=codec, crf=crf)
+        return VideoWriter(
+            path, info.width, info.height, info.fps, codec=codec, crf=crf, threads=threads
+        )
     return SequenceWriter(path, extension="png", stem="matte")
 
 
@@ -452,8 +460,18 @@ def _render_frames(
     target_set = set(targets)
     swapped = 0
     with ExitStack() as stack:
-        writers = [open_writer(output, plate.info, codec=settings.codec, crf=settings.crf)]
-        matte_writer = _matte_writer(matte_path, plate) if matte_path else None
+        writers = [
+            open_writer(
+                output,
+                plate.info,
+                codec=settings.codec,
+                crf=settings.crf,
+                threads=settings.encoder_threads,
+            )
+        ]
+        matte_writer = None
+        if matte_path:
+            matte_writer = _matte_writer(matte_path, plate, settings.encoder_threads)
         if matte_writer is not None:
             writers.append(matte_writer)
         encoder = stack.enter_context(BackgroundWriter(*writers))

@@ -41,6 +41,14 @@ def swap_command(
         str | None, typer.Option(help="h264 (default), prores4444, ffv1; png/tiff/exr for folders.")
     ] = None,
     crf: Annotated[int | None, typer.Option(help="H.264 quality, lower is better.")] = None,
+    encoder_threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Video encoder threads (default 2); the output bytes depend on it, not on the "
+            "machine's cores.",
+        ),
+    ] = None,
     hands: Annotated[bool, typer.Option("--hands/--no-hands", help="Hands occlude.")] = True,
     report: Annotated[
         Path | None,
@@ -84,6 +92,7 @@ def swap_command(
         hands=hands,
         codec=codec,
         crf=crf,
+        **({} if encoder_threads is None else {"encoder_threads": encoder_threads}),
     )
     result = render_shot(
         plate,

@@ -85,8 +85,11 @@ def open_writer(
     codec: str | None = None,
     copy_audio: bool = True,
     crf: int | None = None,
+    threads: int | None = None,
 ) -> VideoWriter | SequenceWriter:
     """Open a writer matching `info` (size, rate, timecode; audio copied from ``info.path``).
+
+    `threads` sets a video encoder's thread count (default `ENCODER_THREADS`).
 
     A path with a video extension gives a `VideoWriter`; any other path is a folder for an image
     sequence, whose format is `codec` (``png`` default, ``tiff``, ``exr``, ``jpg``).
@@ -104,6 +107,7 @@ def open_writer(
             audio_from=audio,
             crf=crf,
             metadata=metadata,
+            **({} if threads is None else {"threads": threads}),
         )
     if path.suffix:
         raise MediaError(f"unsupported output extension {path.suffix!r}", path)

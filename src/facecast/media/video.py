@@ -18,12 +18,14 @@ from facecast.errors import MediaError
 from facecast.media.limits import check_frame_size
 from facecast.media.types import ShotInfo
 
-#: Threads every encoder runs on, whatever the machine: x264's and FFV1's output bytes change
-#: with their thread count (by default one per core), so a fixed count makes a render give the
-#: same file on a laptop and on a farm node (tested with the process held to one CPU and to
-#: two). Four costs nothing on two cores (720p transcode 3.1-3.3 s against 3.0-3.8 s at the
-#: default, same CPU time).
-ENCODER_THREADS = 4
+#: Threads an encoder runs on unless told otherwise, whatever the machine: x264's and FFV1's
+#: output bytes change with their thread count (by default one per core), so a fixed count
+#: makes a render give the same file on a laptop and on a farm node (tested with the process
+#: held to one CPU and to two). On two cores, 2 is as fast as FFmpeg's default for a transcode
+#: and cheaper than 4 inside a swap, where the frames are swapped on the same cores (render
+#: pass of weekly_address_clip1, three A/B pairs: 9.3/10.5/9.5 CPU s at 2, 10.7/10.7/9.7 at 4).
+#: A render farm raises it per render (`RenderSettings.encoder_threads`, in the manifest).
+ENCODER_THREADS = 2
 #: Output codecs by name: (PyAV codec, pixel format, options).
 VIDEO_CODECS: dict[str, tuple[str, str, dict[str, str]]] = {
     "h264": ("libx264", "yuv420p", {"crf": "12", "preset": "medium"}),
@@ -151,6 +153,9 @@ class VideoWriter:
         address clips (43.4 dB without the mark).
     metadata
         Container metadata to write, e.g. ``{"comment": ...}``; a source timecode is passed here.
+    threads
+        Encoder threads (`ENCODER_THREADS` by default). The output bytes depend on it, not on
+        the machine.
     """
 
     def __init__(
@@ -164,6 +169,7 @@ class VideoWriter:
         audio_from: str | Path | None = None,
         crf: int | None = None,
         metadata: dict[str, str] | None = None,
+        threads: int = ENCODER_THREADS,
     ) -> None:
         if codec not in VIDEO_CODECS:
             raise MediaError(f"unknown codec {codec!r}; choose from {sorted(VIDEO_CODECS)}", path)
@@ -190,7 +196,9 @@ class VideoWriter:
             self._container.metadata[key] = value
         self._video = self._container.add_stream(codec_name, rate=fps, options=options)
         self._video.width, self._video.height, self._video.pix_fmt = width, height, pix_fmt
-        self._video.codec_context.thread_count = ENCODER_THREADS
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        self._video.codec_context.thread_count = threads
         self._frame_seconds = 1 / Fraction(fps)
         if metadata and "timecode" in metadata:
             self._video.metadata["timecode"] = metadata["timecode"]
