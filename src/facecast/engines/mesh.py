@@ -291,5 +291,31 @@ def _eyes_and_mouth(
     sigma = max(0.6, EDGE_SOFTNESS * _eye_width(landmarks))
     radius = int(np.ceil(2 * sigma)) + 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    mask = np.maximum(_fill(polygons, box), cv2.dilate(openings, kernel))
-    return cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
+    # worked out on the features' bounding box grown by the dilation and the blur (a third of
+    # the face box): the mask is 0 beyond it, so the blur there is the whole box's
+    top, left, bottom, right = _support_box(polygons, openings, box, radius + 4 * sigma + 3)
+    x0, y0 = box[:2]
+    crop = (slice(top, bottom), slice(left, right))
+    local = _fill(polygons, (x0 + left, y0 + top, x0 + right, y0 + bottom))
+    mask = np.maximum(local, cv2.dilate(openings[crop], kernel))
+    keep = np.zeros(openings.shape, np.float32)
+    keep[crop] = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
+    return keep
+
+
+def _support_box(
+    polygons: list[np.ndarray],
+    openings: np.ndarray,
+    box: tuple[int, int, int, int],
+    margin: float,
+) -> tuple[int, int, int, int]:
+    """``(top, left, bottom, right)`` within `box` (box-local pixels) holding the ``(K, 2)``
+    frame-pixel `polygons` and the set pixels of ``openings (h, w)``, grown by `margin`."""
+    height, width = openings.shape
+    corners = np.concatenate(polygons) - box[:2]
+    x, y, w, h = cv2.boundingRect(openings)
+    low = np.minimum(np.floor(corners.min(axis=0)), (x, y)) - np.ceil(margin)
+    high = np.maximum(np.ceil(corners.max(axis=0)) + 1, (x + w, y + h)) + np.ceil(margin)
+    left, top = np.maximum(low, 0).astype(int)
+    right, bottom = np.minimum(high, (width, height)).astype(int)
+    return int(top), int(left), int(bottom), int(right)
