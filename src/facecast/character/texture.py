@@ -44,10 +44,11 @@ CLEAN_COVERAGE = 0.5
 #: `_holes_beside_one_eye` kept too: dlib distance to the character 0.489 -> 0.482 (004:
 #: 0.015-0.030 nearer on every clip), eye error 0.0092 -> 0.0091 mean (7 of 16 pairs within
 #: 0.008 both), mouth error 0.0195 -> 0.0198 (12 -> 10 within 0.02: clip2 x 004 0.022 ->
-#: 0.026, clip3 x 012 0.020 -> 0.021), seam ΔE 0.0-0.15 lower on 13 pairs, stability and
-#: PSNR within 0.01 / 0.1 dB, retrieval 100% throughout. Any change to the face moves dlib's
-#: mouth reading by up to 0.003 on a pair (two runs of one texture before and after a change
-#: of encoder threads differed that much), so the opening errors did not move beyond noise.
+#: 0.026, clip3 x 012 0.020 -> 0.021), seam ΔE up to 0.15 lower on 11 pairs (0.02 higher
+#: on 2), stability and PSNR within 0.01 / 0.1 dB, retrieval 100% throughout. Any change to
+#: the face moves dlib's mouth reading by up to 0.003 on a pair (two runs of one texture
+#: before and after a change of encoder threads differed that much), so the opening errors
+#: did not move beyond noise.
 LID_BAND = 1.0
 
 
