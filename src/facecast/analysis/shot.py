@@ -27,10 +27,8 @@ import numpy as np
 from facecast.analysis.cuts import CutDetector
 from facecast.analysis.detector import FaceAnalyzer
 from facecast.analysis.face import Face
-from facecast.analysis.geometry import landmark_box
 from facecast.analysis.hands import HAND_POINTS, HandSearch
-from facecast.analysis.pose import head_pose
-from facecast.analysis.smoothing import steady_head_motion, zero_phase_one_euro
+from facecast.analysis.smoothing import steady_head_motion
 from facecast.analysis.tracker import FaceTracker
 from facecast.errors import FacecastError
 from facecast.media import Plate, to_uint8
@@ -399,11 +397,6 @@ class ShotTracks:
             raise TracksFileError(f"has a malformed face record ({error})", path) from None
 
 
-def _side(box: np.ndarray) -> float:
-    """Larger side of an ``(x0, y0, x1, y1)`` box (`Face.size` of the detected face)."""
-    return float(max(box[2] - box[0], box[3] - box[1]))
-
-
 def _consecutive_runs(indexed: list[tuple[int, Face]], cuts: set[int]) -> list[list[Face]]:
     """Split ``[(frame_index, face), ...]`` (sorted) where a frame is missing or a cut starts."""
     runs: list[list[Face]] = []
@@ -471,7 +464,6 @@ def analyze_plate(
         With ``len(frames) == `` the number of decoded frames.
     """
     tracks = ShotTracks(info=plate.info.to_dict(), hands=None if hands is None else [])
-    tracker = tracker or FaceTracker(plate.info.fps)
     with ExitStack() as stack:
         if analyzer is None:
             analyzer = stack.enter_context(FaceAnalyzer())
@@ -479,32 +471,7 @@ def analyze_plate(
         for result in iter_analysis(plate, analyzer, tracker, hands=hands):
             tracks.add(result)
             bar.advance()
-    _remove_smoothing_lag(tracks, tracker)
     return tracks
-
-
-def _remove_smoothing_lag(tracks: ShotTracks, tracker: FaceTracker) -> None:
-    """Replace each track's forward-smoothed landmarks by zero-phase ones
-    (`smoothing.zero_phase_one_euro` over each run of consecutive frames; cuts end a run), in
-    place, with their boxes and poses. The whole shot is known once analysed, so the
-    tracker's lag need not stay in the saved tracks."""
-    cuts = set(tracks.cuts)
-    for track_id in tracks.track_ids():
-        for run in _consecutive_runs(sorted(tracks.faces_of(track_id).items()), cuts):
-            if len(run) < 2 or any(face.raw_landmarks is None for face in run):
-                continue
-            smoothed = zero_phase_one_euro(
-                np.stack([face.raw_landmarks for face in run]),
-                np.stack([face.landmarks for face in run]),
-                tracker.fps,
-                tracker.min_cutoff,
-                tracker.beta,
-                np.array([_side(landmark_box(face.raw_landmarks)) for face in run]),
-            )
-            for face, landmarks in zip(run, smoothed, strict=True):
-                face.landmarks = landmarks
-                face.bbox = landmark_box(landmarks)
-                face.pose = head_pose(landmarks)
 
 
 class _Progress:

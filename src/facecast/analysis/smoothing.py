@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["OneEuroFilter", "steady_head_motion", "zero_phase_one_euro"]
+__all__ = ["OneEuroFilter", "steady_head_motion"]
 
 
 def _alpha(dt: float, cutoff: np.ndarray | float) -> np.ndarray | float:
@@ -78,52 +78,6 @@ class OneEuroFilter:
         weight = _alpha(dt, cutoff)[:, None]
         self._value = self._value + weight * (current - self._value)
         return self._value.astype(np.float32)
-
-
-def zero_phase_one_euro(
-    raw: np.ndarray,
-    forward: np.ndarray,
-    fps: float,
-    min_cutoff: float,
-    beta: float,
-    scales: np.ndarray,
-) -> np.ndarray:
-    """The mean of a run's forward One Euro filtering and the same filter run backward over
-    its raw landmarks: the jitter is removed as by the forward filter, without its lag.
-
-    The forward filter alone trails fast motion by about a frame: the mesh's lips and lids
-    lag the plate's, and where the mouth opens faster than the mesh the character's lips
-    cover the opening (dlib read the output's mouth as more closed than the plate's). Measured
-    with `benchmarks/quality.py` (first 60 frames of weekly_address_clip1..4 x London
-    004/012/024/042): mouth error 0.0198 -> 0.0181 mean, 10 -> 13 of 16 pairs within 0.02
-    (clip2 x 004 0.0261 -> 0.0207); eye error 0.0091 -> 0.0093 mean, 7 of 16 within 0.008 both
-    (clip1 worse: a blink is lowered a little more by the two passes, clip3/4 better);
-    stability, seam, PSNR and retrieval (100%) unchanged.
-
-    Parameters
-    ----------
-    raw, forward
-        ``float (T, N, D)``: one track's landmarks over ``T`` consecutive frames, as detected
-        and as the tracker's forward `OneEuroFilter` smoothed them.
-    fps
-        Frame rate (the filter's time step).
-    min_cutoff, beta
-        The forward filter's settings.
-    scales
-        ``float (T,)`` face size per frame (the filter's speed scale).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``float32 (T, N, D)``.
-    """
-    raw = np.asarray(raw, np.float64)
-    backward = OneEuroFilter(min_cutoff, beta)
-    later_first = [
-        backward(raw[t], (len(raw) - 1 - t) / fps, scale=float(scales[t]))
-        for t in range(len(raw) - 1, -1, -1)
-    ]
-    return ((np.asarray(forward, np.float64) + np.stack(later_first[::-1])) / 2).astype(np.float32)
 
 
 def steady_head_motion(
