@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["grow", "shrink"]
+__all__ = ["gaussian_radius", "grow", "shrink"]
 
 
 def shrink(image: np.ndarray, factor: int) -> np.ndarray:
@@ -40,3 +40,10 @@ def grow(small: np.ndarray, shape: tuple[int, ...], factor: int) -> np.ndarray:
     full = (cells_wide * factor, cells_high * factor)
     grown = cv2.resize(small, full, interpolation=cv2.INTER_LINEAR)
     return np.ascontiguousarray(grown[: shape[0], : shape[1]])
+
+
+def gaussian_radius(sigma: float) -> int:
+    """Half-width in pixels of the kernel `cv2.GaussianBlur` uses on float images for `sigma`
+    (``ksize = round(8 sigma + 1)``, made odd): how far a blur reaches, for work cropped to
+    the support of what is blurred."""
+    return (int(sigma * 8 + 1.5) | 1) // 2

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facecast.composite.grid import grow, shrink
+from facecast.composite.grid import gaussian_radius, grow, shrink
 from facecast.composite.pixelwise import mix, weigh
 
 #: Linear light is approximated by squaring display-referred values (gamma 2.0; close to sRGB
@@ -251,7 +251,7 @@ def _mix_in_fine_gain(
     if rows.size == 0:
         return
     factor = _factor(sigma)
-    reach = (_gaussian_radius(sigma / factor) + 2) * factor
+    reach = (gaussian_radius(sigma / factor) + 2) * factor
     height, width = weight.shape
     # the crop starts on a cell boundary of the whole box's grid
     top = max(0, rows[0] - reach) // factor * factor
@@ -270,12 +270,6 @@ def _mix_in_fine_gain(
         np.ascontiguousarray(fine[inner_in_crop]),
         np.ascontiguousarray(weight[inner]),
     )
-
-
-def _gaussian_radius(sigma: float) -> int:
-    """Half-width in pixels of the kernel `cv2.GaussianBlur` uses on float images for `sigma`
-    (``ksize = round(8 sigma + 1)``, made odd)."""
-    return (int(sigma * 8 + 1.5) | 1) // 2
 
 
 def _gain(render_linear: np.ndarray, plate_linear: np.ndarray, region: np.ndarray, sigma: float):

@@ -27,6 +27,7 @@ import numpy as np
 
 from facecast.analysis.face import Face
 from facecast.character.asset import Character
+from facecast.composite.grid import gaussian_radius
 from facecast.engines.base import FaceLayer
 from facecast.mesh.frontal import face_scale, head_rotation
 from facecast.mesh.regions import contour, eye_ring
@@ -293,7 +294,8 @@ def _eyes_and_mouth(
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     # worked out on the features' bounding box grown by the dilation and the blur (a third of
     # the face box): the mask is 0 beyond it, so the blur there is the whole box's
-    top, left, bottom, right = _support_box(polygons, openings, box, radius + 4 * sigma + 3)
+    reach = radius + gaussian_radius(sigma) + 2
+    top, left, bottom, right = _support_box(polygons, openings, box, reach)
     x0, y0 = box[:2]
     crop = (slice(top, bottom), slice(left, right))
     local = _fill(polygons, (x0 + left, y0 + top, x0 + right, y0 + bottom))
