@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["OneEuroFilter", "steady_head_motion"]
+__all__ = ["OneEuroFilter", "steady_head_motion", "zero_phase_one_euro"]
 
 
 def _alpha(dt: float, cutoff: np.ndarray | float) -> np.ndarray | float:
@@ -78,6 +78,48 @@ class OneEuroFilter:
         weight = _alpha(dt, cutoff)[:, None]
         self._value = self._value + weight * (current - self._value)
         return self._value.astype(np.float32)
+
+
+def zero_phase_one_euro(
+    raw: np.ndarray,
+    forward: np.ndarray,
+    fps: float,
+    min_cutoff: float,
+    beta: float,
+    scales: np.ndarray,
+) -> np.ndarray:
+    """The mean of a run's forward One Euro filtering and the same filter run backward over
+    its raw landmarks: the jitter is removed as by the forward filter, without its lag.
+
+    The forward filter alone trails fast motion by about a frame (where the mouth opens
+    faster than the mesh, the character's lips cover part of the opening); the backward pass
+    leads it by as much, so their mean neither trails nor leads. Offline: it needs the
+    frames after each one. `analysis.shot` applies it to the lower face only.
+
+    Parameters
+    ----------
+    raw, forward
+        ``float (T, N, D)``: one track's landmarks over ``T`` consecutive frames, as detected
+        and as the tracker's forward `OneEuroFilter` smoothed them.
+    fps
+        Frame rate (the filter's time step).
+    min_cutoff, beta
+        The forward filter's settings.
+    scales
+        ``float (T,)`` face size per frame (the filter's speed scale).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32 (T, N, D)``.
+    """
+    raw = np.asarray(raw, np.float64)
+    backward = OneEuroFilter(min_cutoff, beta)
+    later_first = [
+        backward(raw[t], (len(raw) - 1 - t) / fps, scale=float(scales[t]))
+        for t in range(len(raw) - 1, -1, -1)
+    ]
+    return ((np.asarray(forward, np.float64) + np.stack(later_first[::-1])) / 2).astype(np.float32)
 
 
 def steady_head_motion(

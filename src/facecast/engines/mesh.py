@@ -138,11 +138,13 @@ class MeshEngine:
             return None
         layers = sample(self._colour_and_coverage, raster)
         rgb, alpha = np.ascontiguousarray(layers[..., :3]), np.ascontiguousarray(layers[..., 3])
-        openings = _openings(points, box)
+        keep = _eyes_and_mouth(points, box, _openings(points, box))
         # the openings are holes in the mesh: without coverage there, the compositor's matte
-        # would be eroded around them and show the unmoved plate over half the lips and lids
-        alpha = np.maximum(alpha, openings)
-        keep = _eyes_and_mouth(points, box, openings)
+        # would be eroded around them and show the unmoved plate over half the lips and lids.
+        # All of the kept region is covered, not only the openings' polygons: pixels between a
+        # polygon and the lid or lip triangles folded over it (a closing eye or mouth) were
+        # left as pinholes that the erosion widened (clip1 x London 024: in 22 of 60 frames)
+        alpha = np.maximum(alpha, keep)
         warp = None
         if points is not face.landmarks:
             warp = _plate_warp(raster, points, face.landmarks, box)
@@ -164,7 +166,15 @@ class MeshEngine:
 def coverage_alpha(weight: np.ndarray) -> np.ndarray:
     """Texture-space alpha from the references' coverage ``float32 (S, S)``: 1 wherever some
     reference shows skin, falling to 0 over about 1/20 of the texture where none does (under a
-    fringe of hair), so the actor's own relit skin shows there without a hard edge."""
+    fringe of hair), so the actor's own relit skin shows there without a hard edge.
+
+    Lenient on purpose: a texture patch the skin model half rejected (a temple) keeps full
+    alpha with the texture's smooth fill. Tried: alpha crossing 0.5 at the texture's
+    CLEAN_COVERAGE, so the plate shows wherever the fill is. It removed a flat pale patch
+    beside London 024's eye, but it showed the actor's own, unmatched skin in spots along
+    the side of the face where the mesh foreshortens such patches (London 042, darker than
+    the actor: 34 spots in 12 frames of weekly_address_clip1) and moved every character
+    0.01-0.04 of dlib distance toward the actor."""
     size = weight.shape[0]
     soft = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), size / 64)
     return np.clip((soft - 0.05) * 8.0, 0.0, 1.0).astype(np.float32)
