@@ -51,6 +51,22 @@ def test_analyze_writes_tracks_and_debug_video(analysed):
     assert debug.info.frame_count == 90 and debug.info.fps == source.info.fps
 
 
+def test_saved_tracks_are_the_ones_a_swap_analyses(analysed):
+    """`swap --tracks` must render what a swap's own analysis would: the CLI's tracks carry
+    the same de-lagged lips as `analyze_plate` (same landmarks to the file's rounding)."""
+    from facecast.analysis import FaceAnalyzer, analyze_plate
+
+    plate, output, _ = analysed
+    saved = ShotTracks.load(output / "tracks.json")
+    with FaceAnalyzer() as analyzer:
+        direct = analyze_plate(open_plate(plate), analyzer, progress=False)
+    main = direct.main_track()
+    assert saved.main_track() == main
+    for index, face in list(direct.faces_of(main).items())[::15]:
+        kept = saved.faces_of(main)[index]
+        assert np.abs(kept.landmarks - face.landmarks).max() <= 0.006
+
+
 def test_debug_video_shows_the_mesh_over_each_face(analysed):
     """Where a tracked face is, the debug frame differs from the plate (mesh lines drawn);
     far from every face and label it matches the plate up to the codec."""

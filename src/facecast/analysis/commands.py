@@ -100,11 +100,18 @@ def _run(
 ) -> ShotTracks:
     """Analyse the shot, writing the debug video in the same pass (one frame in memory)."""
     from facecast.analysis.draw import draw_faces
-    from facecast.analysis.shot import ShotTracks, iter_analysis, progress_bar
+    from facecast.analysis.shot import (
+        ShotTracks,
+        iter_analysis,
+        progress_bar,
+        remove_smoothing_lag,
+    )
+    from facecast.analysis.tracker import FaceTracker
     from facecast.media import VideoWriter
 
     info = shot.info
     tracks = ShotTracks(info=info.to_dict(), hands=None if hands is None else [])
+    tracker = FaceTracker(info.fps)
     writer = None
     # H.264 needs even sides: the debug video drops a last odd row/column.
     width, height = info.width - info.width % 2, info.height - info.height % 2
@@ -113,7 +120,7 @@ def _run(
         writer = VideoWriter(debug_path, width, height, info.fps, audio_from=audio, crf=23)
     try:
         with progress_bar(shot, enabled=progress) as bar:
-            for result in iter_analysis(shot, analyzer, hands=hands):
+            for result in iter_analysis(shot, analyzer, tracker, hands=hands):
                 tracks.add(result)
                 if writer is not None:
                     drawn = draw_faces(result.frame, result.faces, result.skipped)
@@ -125,4 +132,7 @@ def _run(
         raise
     if writer is not None:
         writer.close()
+    # the same tracks as a swap's own analysis (`analyze_plate`), so `swap --tracks` renders
+    # the same frames
+    remove_smoothing_lag(tracks, tracker)
     return tracks

@@ -44,6 +44,7 @@ __all__ = [
     "TracksFileError",
     "analyze_plate",
     "iter_analysis",
+    "remove_smoothing_lag",
 ]
 
 TRACKS_FORMAT = "facecast.tracks"
@@ -479,11 +480,11 @@ def analyze_plate(
         for result in iter_analysis(plate, analyzer, tracker, hands=hands):
             tracks.add(result)
             bar.advance()
-    _remove_smoothing_lag(tracks, tracker)
+    remove_smoothing_lag(tracks, tracker)
     return tracks
 
 
-def _remove_smoothing_lag(tracks: ShotTracks, tracker: FaceTracker) -> None:
+def remove_smoothing_lag(tracks: ShotTracks, tracker: FaceTracker) -> None:
     """Take the tracker's lag out of each track's lips and jaw, in place (boxes and poses
     follow).
 
