@@ -469,7 +469,8 @@ def analyze_plate(
     Returns
     -------
     ShotTracks
-        With ``len(frames) == `` the number of decoded frames.
+        With ``len(frames) == `` the number of decoded frames; the lips and jaw without the
+        tracker's lag (`remove_smoothing_lag`), unlike the streamed `iter_analysis` results.
     """
     tracks = ShotTracks(info=plate.info.to_dict(), hands=None if hands is None else [])
     tracker = tracker or FaceTracker(plate.info.fps)
