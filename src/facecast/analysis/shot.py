@@ -400,11 +400,6 @@ class ShotTracks:
             raise TracksFileError(f"has a malformed face record ({error})", path) from None
 
 
-def _side(box: np.ndarray) -> float:
-    """Larger side of an ``(x0, y0, x1, y1)`` box (`Face.size` of the detected face)."""
-    return float(max(box[2] - box[0], box[3] - box[1]))
-
-
 def _consecutive_runs(indexed: list[tuple[int, Face]], cuts: set[int]) -> list[list[Face]]:
     """Split ``[(frame_index, face), ...]`` (sorted) where a frame is missing or a cut starts."""
     runs: list[list[Face]] = []
@@ -495,9 +490,10 @@ def remove_smoothing_lag(tracks: ShotTracks, tracker: FaceTracker) -> None:
     tip (`mesh.reshape.lower_face_weight` of the run's mean shape). The forward filter trails
     a fast-opening mouth by about a frame and the character's lips then cover part of the
     opening; on the lids the same two passes lower a quick blink, so they keep the forward
-    filter. Measured with `benchmarks/quality.py` (first 60 frames of weekly_address_clip1..4
-    x London 004/012/024/042): mouth error 0.0197 -> 0.0185 mean, 11 -> 13 of 16 pairs within
-    0.02; eye error 0.0091 both, 8 of 16 within 0.008 both. Zero phase on the whole face
+    filter. Measured with the quality report (first 60 frames of weekly_address_clip1..4 x
+    London 004/012/024/042, the pairs of `benchmarks/quality.py`): mouth error 0.0197 ->
+    0.0185 mean, 11 -> 13 of 16 pairs within 0.02; eye error 0.0091 both, 8 of 16 within
+    0.008 both. Zero phase on the whole face
     lowered the eye error's pass count (clip1 x 004 up to 0.0126), and also de-lagging the
     lids' rigid motion (the similarity between the two passes, fitted on the upper face)
     gave mouth 0.0177 but eye 0.0094 (6 of 16)."""
@@ -511,13 +507,11 @@ def remove_smoothing_lag(tracks: ShotTracks, tracker: FaceTracker) -> None:
             if len(run) < 2 or any(face.raw_landmarks is None for face in run):
                 continue
             forward = np.stack([face.landmarks for face in run])
+            raw = np.stack([face.raw_landmarks for face in run])
+            # the filter's speed scale: the face size (larger side of the landmarks' box)
+            sizes = np.ptp(raw[:, :, :2], axis=1).max(axis=1)
             zero_phase = zero_phase_one_euro(
-                np.stack([face.raw_landmarks for face in run]),
-                forward,
-                tracker.fps,
-                tracker.min_cutoff,
-                tracker.beta,
-                np.array([_side(landmark_box(face.raw_landmarks)) for face in run]),
+                raw, forward, tracker.fps, tracker.min_cutoff, tracker.beta, sizes
             )
             lower_face = 1.0 - lower_face_weight(frontal_points(forward.mean(axis=0)))
             blended = forward + lower_face[None, :, None] * (zero_phase - forward)

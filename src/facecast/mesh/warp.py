@@ -143,8 +143,8 @@ def _fill_cracks(index_map: np.ndarray) -> None:
     """Give uncovered pixels that covered ones close in (a morphological closing with a 3 x 3
     square) a neighbouring triangle, in place; ``int32 (h, w)``, -1 where uncovered.
 
-    Where the mesh folds (the side of the nose as the head turns) single pixels between the
-    front triangles and the culled back ones are left uncovered; each left a hole in the face
+    Where the mesh folds (the side of the nose as the head turns) single pixels between
+    triangles are left uncovered; each left a hole in the face
     matte that the compositor's erosion widened into a spot of plate (weekly_address_clip1 x
     London 024: one at the left nostril in 5 of 60 frames). The openings' thin slits (a closed
     eye) may be closed too; the plate is kept there anyway."""
