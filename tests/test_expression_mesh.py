@@ -10,6 +10,7 @@ covered so the compositor does not erode the face matte around them.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -135,3 +136,40 @@ def test_openings_are_covered_and_kept_from_the_plate(moved_layer):
     # the whole kept region is covered: no pinholes between an opening's polygon and the lid
     # or lip triangles folded over it, which the compositor's erosion would widen
     assert (layer.alpha >= layer.keep_plate - 1e-6).all()
+
+
+def test_a_face_drawn_smaller_than_the_texture_is_prefiltered(plate, tmp_path_factory):
+    """The same face drawn at 40% of its size: the texture (512 texels) is then minified about
+    3x, and without a prefilter its pores alias into noise that shimmers as the head moves.
+    The engine's render there must hold less fine detail than an unfiltered sampling, and at
+    the plate's own size (minification about 1.2) nearly the same."""
+    from dataclasses import replace
+
+    from facecast.analysis import FaceAnalyzer
+    from facecast.character.asset import load_character
+    from facecast.engines import mesh
+
+    assert mesh.prefilter_sigma(1.0) == 0.0 and mesh.prefilter_sigma(3.0) > 1.5
+    frame = to_uint8(next(iter(open_plate(plate).frames())))
+    with FaceAnalyzer(static_images=True) as analyzer:
+        (face,) = analyzer.detect(frame)
+    centre = face.landmarks.mean(axis=0)
+    small = replace(face, landmarks=(centre + 0.4 * (face.landmarks - centre)).astype(np.float32))
+    character = load_character(_character("004", tmp_path_factory.mktemp("prefilter")))
+
+    def fine_detail(target, prefilter: float) -> float:
+        engine = mesh.MeshEngine(shape_strength=0.0)
+        engine.prepare(character)
+        original, mesh.PREFILTER = mesh.PREFILTER, prefilter
+        try:
+            layer = engine.render(frame, target)
+        finally:
+            mesh.PREFILTER = original
+        grey = layer.rgb.mean(axis=2)
+        inside = cv2.erode((layer.alpha > 0.99).astype(np.uint8), np.ones((5, 5), np.uint8))
+        return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F))[inside > 0].mean())
+
+    small_detail = fine_detail(small, mesh.PREFILTER), fine_detail(small, 0.0)
+    assert small_detail[0] < 0.8 * small_detail[1], small_detail
+    full_detail = fine_detail(face, mesh.PREFILTER), fine_detail(face, 0.0)
+    assert full_detail[0] > 0.8 * full_detail[1], full_detail

@@ -20,7 +20,7 @@ from facecast.composite.grid import grow, shrink
 from facecast.composite.light import transfer_lighting
 from facecast.composite.pixelwise import mix
 from facecast.engines.base import FaceLayer
-from facecast.mesh.regions import contour
+from facecast.mesh.regions import contour, face_extent
 
 _MAX_VALUE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
@@ -156,11 +156,6 @@ def face_outline_mask(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> 
     return mask.astype(np.float32)
 
 
-def _face_width(landmarks: np.ndarray) -> float:
-    oval = landmarks[contour("face_oval"), :2]
-    return float(np.max(oval.max(axis=0) - oval.min(axis=0)))
-
-
 def build_matte(
     layer: FaceLayer,
     face: Face,
@@ -173,7 +168,7 @@ def build_matte(
     `occluder` is a full-frame ``float32 (H, W)`` mask of things in front of the face (hands).
     `inside` is the face outline mask of the box when the caller has it already.
     """
-    width = _face_width(face.landmarks)
+    width = face_extent(face.landmarks)
     if inside is None:
         inside = face_outline_mask(face.landmarks, layer.box) * (layer.alpha > 0.5)
     matte = _erode_and_feather(inside, settings.erode * width, settings.feather * width)
@@ -334,7 +329,7 @@ def composite_face(
     """
     inside = face_outline_mask(face.landmarks, layer.box) * (layer.alpha > 0.5)
     matte = build_matte(layer, face, settings, occluder, inside)
-    width = _face_width(face.landmarks)
+    width = face_extent(face.landmarks)
     face_plate = _warped_plate(plate_box, layer)
     skin = inside
     if layer.keep_plate is not None:

@@ -30,7 +30,7 @@ from facecast.character.asset import Character
 from facecast.composite.grid import gaussian_radius
 from facecast.engines.base import FaceLayer
 from facecast.mesh.frontal import face_scale, head_rotation
-from facecast.mesh.regions import contour, eye_ring
+from facecast.mesh.regions import contour, eye_ring, face_extent
 from facecast.mesh.reshape import resting_shape, shape_offsets
 from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
 from facecast.mesh.warp import MeshRaster, rasterize, sample, with_source
@@ -61,6 +61,19 @@ LIP_EDGE = 0.5
 LID_EDGE = 0.5
 #: Softness (Gaussian sigma) of the kept regions' edge, as a share of the eye width.
 EDGE_SOFTNESS = 0.03
+#: Strength of the texture's anti-alias prefilter (`prefilter_sigma`). Drawn smaller than its
+#: size without it, the texture's pores shimmered as the head moved: on weekly_address_clip4
+#: (the face 223 px wide, the texture's 367 texels: minification 1.65) the stability ratio
+#: was 1.15 with London 004 and 1.29 with 042; a 1-texel blur gave 0.99 and 1.07 at +0.002 to
+#: +0.004 of dlib distance. `benchmarks/quality.py` (first 60 frames, clip1..4 x 004/012/024/
+#: 042), without / with: stability 0.73-1.29 (14 of 16 within 1.1) / 0.71-1.07 (16 of 16);
+#: mouth error 0.0185 / 0.0186 mean (14 of 16 within 0.02 both); eye error 0.0085 / 0.0089
+#: (10 / 8 of 16 within 0.008: 0.0072 -> 0.0089 on clip2 x 042, 0.0080 -> 0.0098 on clip4 x
+#: 024; keeping the lids unfiltered did not change that); dlib distance 0.483 both.
+PREFILTER = 0.8
+#: Prefilter sigmas (texels) prepared once per character (4 MB each at 512 texels); each
+#: face uses the nearest.
+PREFILTER_LEVELS = (0.0, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 #: The openings of the face mesh (holes without triangles), where the plate shows through.
 OPENINGS = ("left_eye", "right_eye", "lips_inner")
 
@@ -84,7 +97,9 @@ class MeshEngine:
             raise ValueError(f"shape_strength must lie in [0, 1], got {shape_strength}")
         self.shape_strength = shape_strength
         self._character: Character | None = None
-        self._colour_and_coverage: np.ndarray | None = None
+        #: the texture prefiltered for each of `PREFILTER_LEVELS` (colour and coverage)
+        self._prefiltered: list[np.ndarray] = []
+        self._texture_face_width = 1.0
         self._triangles = mesh_triangles()
         self._offsets: dict[int, np.ndarray] = {}
 
@@ -93,9 +108,11 @@ class MeshEngine:
         self._character = character
         # the face's colour and its soft coverage as one 4-channel texture, sampled together
         coverage = coverage_alpha(character.texture.weight)
-        self._colour_and_coverage = np.dstack([character.texture.image, coverage]).astype(
-            np.float32
-        )
+        self._prefiltered = [
+            np.dstack([prefiltered_colour(character.texture.image, sigma), coverage])
+            for sigma in PREFILTER_LEVELS
+        ]
+        self._texture_face_width = face_extent(character.texture.uv)
 
     def prepare_track(self, track_id: int, faces: list[Face]) -> None:
         """Learn the actor's resting shape on this track and the offsets to the character's."""
@@ -139,7 +156,7 @@ class MeshEngine:
         )
         if not raster.covered.any():
             return None
-        layers = sample(self._colour_and_coverage, raster)
+        layers = sample(self._texture_for(points), raster)
         rgb, alpha = np.ascontiguousarray(layers[..., :3]), np.ascontiguousarray(layers[..., 3])
         keep = _eyes_and_mouth(points, box, _openings(points, box))
         # the openings are holes in the mesh: without coverage there, the compositor's matte
@@ -153,6 +170,14 @@ class MeshEngine:
             warp = _plate_warp(raster, points, face.landmarks, box)
         return FaceLayer(rgb=rgb, alpha=alpha, box=box, keep_plate=keep, plate_warp=warp)
 
+    def _texture_for(self, points: np.ndarray) -> np.ndarray:
+        """The prefiltered texture (``float32 (S, S, 4)``) for a face drawn with `points`
+        (frame pixels): the level nearest `prefilter_sigma` of its minification."""
+        minification = self._texture_face_width / max(face_extent(points), 1.0)
+        wanted = prefilter_sigma(minification)
+        level = int(np.argmin(np.abs(np.asarray(PREFILTER_LEVELS) - wanted)))
+        return self._prefiltered[level]
+
     def target_landmarks(self, face: Face) -> np.ndarray:
         """The face's landmarks with the inner face moved toward the character's proportions.
 
@@ -164,6 +189,20 @@ class MeshEngine:
         rotation = head_rotation(face.landmarks)
         offset = offsets.astype(np.float64) @ rotation.T * face_scale(face.landmarks)
         return (face.landmarks + self.shape_strength * offset).astype(np.float32)
+
+
+def prefilter_sigma(minification: float) -> float:
+    """Gaussian sigma in texels that keeps a texture drawn `minification` texels per
+    pixel from aliasing: ``PREFILTER * sqrt(m**2 - 1)``, 0 when it is drawn at or above its
+    own size."""
+    return PREFILTER * float(np.sqrt(max(minification**2 - 1.0, 0.0)))
+
+
+def prefiltered_colour(image: np.ndarray, sigma: float) -> np.ndarray:
+    """``float32 (S, S, 3)`` texture blurred by `sigma` texels (itself when 0)."""
+    if sigma <= 0:
+        return image.astype(np.float32)
+    return cv2.GaussianBlur(image.astype(np.float32), (0, 0), sigma)
 
 
 def coverage_alpha(weight: np.ndarray) -> np.ndarray:

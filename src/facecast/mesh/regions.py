@@ -59,3 +59,10 @@ def eye_ring(name: str) -> np.ndarray:
         raise ValueError(f"eye_ring needs 'left_eye' or 'right_eye', got {name!r}")
     outward = dict(zip(_EYE_CONTOUR, _EYE_RING, strict=True))
     return np.array([outward[int(i)] for i in contour(name)], np.int64)
+
+
+def face_extent(points: np.ndarray) -> float:
+    """Larger side of the face oval's box of ``(478, 2+)`` points, in their units (frame
+    pixels or texels)."""
+    oval = points[contour("face_oval"), :2]
+    return float(np.max(oval.max(axis=0) - oval.min(axis=0)))
