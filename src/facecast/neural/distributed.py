@@ -129,6 +129,10 @@ def _run_worker(
     )
     try:
         worker(Rank(rank, world, device), job)
+        # leave together: a rank that tears its gloo connections down while another still
+        # uses them can abort that one ("terminate called without an active exception",
+        # SIGABRT, seen once in a CI run of the two-process test)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
