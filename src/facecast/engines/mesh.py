@@ -99,7 +99,7 @@ class MeshEngine:
         self._character: Character | None = None
         #: the texture prefiltered for each of `PREFILTER_LEVELS` (colour and coverage)
         self._prefiltered: list[np.ndarray] = []
-        self._texture_face_width = 1.0
+        self._texture_face_extent = 1.0
         self._triangles = mesh_triangles()
         self._offsets: dict[int, np.ndarray] = {}
 
@@ -112,7 +112,7 @@ class MeshEngine:
             np.dstack([prefiltered_colour(character.texture.image, sigma), coverage])
             for sigma in PREFILTER_LEVELS
         ]
-        self._texture_face_width = face_extent(character.texture.uv)
+        self._texture_face_extent = face_extent(character.texture.uv)
 
     def prepare_track(self, track_id: int, faces: list[Face]) -> None:
         """Learn the actor's resting shape on this track and the offsets to the character's."""
@@ -173,7 +173,7 @@ class MeshEngine:
     def _texture_for(self, points: np.ndarray) -> np.ndarray:
         """The prefiltered texture (``float32 (S, S, 4)``) for a face drawn with `points`
         (frame pixels): the level nearest `prefilter_sigma` of its minification."""
-        minification = self._texture_face_width / max(face_extent(points), 1.0)
+        minification = self._texture_face_extent / max(face_extent(points), 1.0)
         wanted = prefilter_sigma(minification)
         level = int(np.argmin(np.abs(np.asarray(PREFILTER_LEVELS) - wanted)))
         return self._prefiltered[level]
