@@ -176,3 +176,39 @@ def test_a_face_drawn_smaller_than_the_texture_is_prefiltered(plate, tmp_path_fa
     assert small_detail[0] < 0.8 * small_detail[1], small_detail
     full_detail = fine_detail(face, mesh.PREFILTER), fine_detail(face, 0.0)
     assert full_detail[0] > 0.8 * full_detail[1], full_detail
+
+
+def test_the_mesh_edge_of_a_small_face_is_not_darkened(plate, tmp_path_factory):
+    """A face drawn small samples the texture's most blurred level, whose blur reached into the
+    layout's empty (black) outside, and so did bilinear sampling at the plate's own size: the
+    render's edge row read 0.71 (face at 40%) and 0.77 (full size) of the skin 3-5 pixels in
+    (London 024; a thin dark arc across the forehead of the demo's 150-pixel face). With the
+    texture padded beyond its layout: 0.91 and 0.97, the rest being the skin's own shading."""
+    from dataclasses import replace
+
+    from facecast.analysis import FaceAnalyzer
+    from facecast.character.asset import load_character
+    from facecast.engines import mesh
+
+    frame = to_uint8(next(iter(open_plate(plate).frames())))
+    with FaceAnalyzer(static_images=True) as analyzer:
+        (face,) = analyzer.detect(frame)
+    centre = face.landmarks.mean(axis=0)
+    character = load_character(_character("024", tmp_path_factory.mktemp("edge")))
+    engine = mesh.MeshEngine(shape_strength=0.0)
+    engine.prepare(character)
+
+    def edge_over_inside(target) -> float:
+        layer = engine.render(frame, target)
+        covered = (layer.alpha > 0.99).astype(np.uint8)
+        rim = covered - cv2.erode(covered, np.ones((3, 3), np.uint8))
+        ring = cv2.erode(covered, np.ones((7, 7), np.uint8)) - cv2.erode(
+            covered, np.ones((11, 11), np.uint8)
+        )
+        grey = layer.rgb.mean(axis=2)
+        return float(grey[rim > 0].mean() / grey[ring > 0].mean())
+
+    for scale in (0.4, 1.0):
+        target = replace(face, landmarks=(centre + scale * (face.landmarks - centre)))
+        ratio = edge_over_inside(target)
+        assert ratio > 0.88, (scale, ratio)

@@ -74,6 +74,13 @@ PREFILTER = 0.8
 #: Prefilter sigmas (texels) prepared once per character (4 MB each at 512 texels); each
 #: face uses the nearest.
 PREFILTER_LEVELS = (0.0, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+#: Gaussian sigma (texels) over which the texture's colour is carried out beyond its layout
+#: (`padded_colour`), reaching about 4x as far: beyond the prefilter's widest reach (3 x its
+#: largest level) so the mesh's edge never samples the layout's empty, black outside. Before,
+#: the edge row of every face drawn small was darkened (tears_of_steel_10s with London 004, a
+#: face of 150 px: the forehead's edge 137 instead of 182 of 255 in the render), which showed
+#: as a thin dark arc across the forehead and down the cheek where the matte was still 0.1-0.3.
+EDGE_PAD = 4.0
 #: The openings of the face mesh (holes without triangles), where the plate shows through.
 OPENINGS = ("left_eye", "right_eye", "lips_inner")
 
@@ -108,9 +115,9 @@ class MeshEngine:
         self._character = character
         # the face's colour and its soft coverage as one 4-channel texture, sampled together
         coverage = coverage_alpha(character.texture.weight)
+        colour = padded_colour(character.texture.image, character.texture.uv)
         self._prefiltered = [
-            np.dstack([prefiltered_colour(character.texture.image, sigma), coverage])
-            for sigma in PREFILTER_LEVELS
+            np.dstack([prefiltered_colour(colour, sigma), coverage]) for sigma in PREFILTER_LEVELS
         ]
         self._texture_face_extent = face_extent(character.texture.uv)
 
@@ -196,6 +203,22 @@ def prefilter_sigma(minification: float) -> float:
     pixel from aliasing: ``PREFILTER * sqrt(m**2 - 1)``, 0 when it is drawn at or above its
     own size."""
     return PREFILTER * float(np.sqrt(max(minification**2 - 1.0, 0.0)))
+
+
+def padded_colour(image: np.ndarray, uv: np.ndarray, sigma: float = EDGE_PAD) -> np.ndarray:
+    """``float32 (S, S, 3)`` texture `image` with the empty outside of its layout (the convex
+    hull of the ``(478, 2)`` texel coordinates `uv`) filled with the colour of the layout's
+    edge (normalised convolution of scale `sigma` texels; 0 beyond about 4 `sigma`). Inside the
+    layout the texels are `image`'s own."""
+    size = image.shape[0]
+    inside = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(inside, cv2.convexHull(np.round(uv[:, :2]).astype(np.int32)), 1)
+    weight = inside.astype(np.float32)
+    colour = image.astype(np.float32)
+    spread = cv2.GaussianBlur(colour * weight[..., None], (0, 0), sigma)
+    share = cv2.GaussianBlur(weight, (0, 0), sigma)
+    spread /= np.maximum(share, 1e-6)[..., None]
+    return np.where(inside[..., None] > 0, colour, spread).astype(np.float32)
 
 
 def prefiltered_colour(image: np.ndarray, sigma: float) -> np.ndarray:
