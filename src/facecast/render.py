@@ -30,6 +30,7 @@ import numpy as np
 
 import facecast
 from facecast.analysis import FaceAnalyzer, HandDetector, ShotTracks, analyze_plate, hand_mask
+from facecast.analysis.eyewear import frame_mask, wears_glasses
 from facecast.analysis.face import Face
 from facecast.analysis.hands import OCCLUDING_HANDS, HandSearch
 from facecast.analysis.shot import progress_bar
@@ -83,6 +84,9 @@ class RenderSettings:
         Swap every tracked face.
     hands
         Treat hands in front of the face as occluders.
+    glasses
+        Keep the eyeglass frames of tracks that wear them (`facecast.analysis.eyewear`) in
+        front of the character's face, as occluders; off, the character's skin covers them.
     watermark
         Embed the invisible watermark (always on for the CLI; tests of the raw pipeline may
         switch it off to measure the swap alone).
@@ -107,6 +111,7 @@ class RenderSettings:
     track: int | None = None
     all_faces: bool = False
     hands: bool = True
+    glasses: bool = True
     watermark: bool = True
     codec: str | None = None
     crf: int | None = None
@@ -201,10 +206,12 @@ def _swap_frame(
     settings: CompositeSettings,
     hands: list[np.ndarray],
     with_matte: bool = True,
+    glasses: frozenset[int] = frozenset(),
 ) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """Swap the given faces in one frame.
 
-    `hands` holds ``float32 (21, 2)`` keypoints per hand in front of the faces (may be empty).
+    `hands` holds ``float32 (21, 2)`` keypoints per hand in front of the faces (may be empty);
+    the eyeglass frames of faces whose track is in `glasses` stay in front too.
     Returns the new frame (plate dtype, ``(H, W, 3)``), the matte ``float32 (H, W)`` in
     [0, 1] (``None`` unless `with_matte`) and whether any face was put in (a matte above 0).
     """
@@ -213,7 +220,7 @@ def _swap_frame(
     if not faces:
         return frame, matte, False
     preview = to_uint8(frame)
-    occluder = hand_mask(hands, (height, width)) if hands else None
+    occluder = _occluders(preview, faces, hands, glasses)
     output = frame.copy()
     swapped = False
     for face in faces:
@@ -231,6 +238,19 @@ def _swap_frame(
     return output, matte, swapped
 
 
+def _occluders(
+    frame: np.ndarray, faces: list[Face], hands: list[np.ndarray], glasses: frozenset[int]
+) -> np.ndarray | None:
+    """``float32 (H, W)`` in [0, 1]: what is in front of the faces of one ``uint8 RGB`` frame
+    (hands, and the glasses of faces whose track wears them); ``None`` when nothing is."""
+    height, width = frame.shape[:2]
+    masks = [hand_mask(hands, (height, width))] if hands else []
+    masks += [frame_mask(frame, face.landmarks) for face in faces if face.track_id in glasses]
+    if not masks:
+        return None
+    return masks[0] if len(masks) == 1 else np.maximum.reduce(masks)
+
+
 def _finished_frame(
     frame: np.ndarray,
     faces: list[Face],
@@ -239,12 +259,19 @@ def _finished_frame(
     hands: list[np.ndarray],
     watermark,
     matte_writer: VideoWriter | SequenceWriter | None,
+    glasses: frozenset[int] = frozenset(),
 ) -> tuple[tuple[np.ndarray, ...], bool]:
     """One frame ready for the writers (run on a swap worker): the swapped frame, watermarked
     when `watermark` is given, and the matte's pixels for `matte_writer` if there is one.
     Returns those pixels and whether a face was swapped."""
     output, matte, swapped = _swap_frame(
-        frame, faces, engine, settings.composite, hands, with_matte=matte_writer is not None
+        frame,
+        faces,
+        engine,
+        settings.composite,
+        hands,
+        with_matte=matte_writer is not None,
+        glasses=glasses,
     )
     if watermark is not None:
         output = watermark.apply(output)
@@ -347,7 +374,15 @@ def render_shot(
         "character": {"id": character.character_id, "sha256": character.digest()},
         "tracks_sha256": tracks_digest,
     }
-    recorded = {**settings.to_dict(), "engine_settings": engine.settings(), "targets": targets}
+    glasses = frozenset(
+        track for track in targets if settings.glasses and wears_glasses(tracks.eyewear.get(track))
+    )
+    recorded = {
+        **settings.to_dict(),
+        "engine_settings": engine.settings(),
+        "targets": targets,
+        "glasses_kept": sorted(glasses),
+    }
     versions = software_versions()
     render_id = compute_render_id(inputs, recorded, versions)
 
@@ -355,7 +390,17 @@ def render_shot(
     unsigned = output.with_name(f".{output.stem}-unsigned{output.suffix}")
     threads = _swap_threads(engine, threads)
     swapped = _render_frames(
-        plate, tracks, targets, engine, settings, unsigned, matte_path, render_id, progress, threads
+        plate,
+        tracks,
+        targets,
+        engine,
+        settings,
+        unsigned,
+        matte_path,
+        render_id,
+        progress,
+        threads,
+        glasses=glasses,
     )
     timings["render"] = time.perf_counter() - started
 
@@ -444,9 +489,11 @@ def _render_frames(
     render_id: str,
     progress: bool,
     threads: int,
+    glasses: frozenset[int] = frozenset(),
 ) -> int:
     """Second pass over the plate: swap, watermark and write every frame. Returns the number of
-    frames in which at least one face was swapped.
+    frames in which at least one face was swapped. The tracks in `glasses` keep their eyeglass
+    frames in front of the character.
 
     Frames are swapped by `threads` workers at once when the engine allows it
     (``engine.frame_parallel``: no state carried from frame to frame), and written in order,
@@ -496,7 +543,15 @@ def _render_frames(
             hands = _frame_hands(tracks, index, faces, frame, live_hands, settings.hands)
             in_flight.append(
                 workers.submit(
-                    _finished_frame, frame, faces, engine, settings, hands, watermark, matte_writer
+                    _finished_frame,
+                    frame,
+                    faces,
+                    engine,
+                    settings,
+                    hands,
+                    watermark,
+                    matte_writer,
+                    glasses,
                 )
             )
             if len(in_flight) > threads:

@@ -50,6 +50,13 @@ def swap_command(
         ),
     ] = None,
     hands: Annotated[bool, typer.Option("--hands/--no-hands", help="Hands occlude.")] = True,
+    glasses: Annotated[
+        bool,
+        typer.Option(
+            "--glasses/--no-glasses",
+            help="Eyeglass frames of an actor who wears them stay in front of the character.",
+        ),
+    ] = True,
     report: Annotated[
         Path | None,
         typer.Option(
@@ -90,6 +97,7 @@ def swap_command(
         track=track,
         all_faces=all_faces,
         hands=hands,
+        glasses=glasses,
         codec=codec,
         crf=crf,
         **({} if encoder_threads is None else {"encoder_threads": encoder_threads}),

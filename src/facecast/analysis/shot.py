@@ -26,6 +26,7 @@ import numpy as np
 
 from facecast.analysis.cuts import CutDetector
 from facecast.analysis.detector import FaceAnalyzer
+from facecast.analysis.eyewear import EyewearEvidence
 from facecast.analysis.face import Face
 from facecast.analysis.geometry import landmark_box
 from facecast.analysis.hands import HAND_POINTS, HandSearch
@@ -231,6 +232,10 @@ class ShotTracks:
         Per frame, ``float32 (21, 2)`` keypoints in pixels of each hand found in frames that
         hold a face (frames without a face are not searched); ``None`` when the analysis did
         not look for hands (a swap then searches them itself).
+    eyewear
+        ``{track_id: bridge-line strength}`` (`facecast.analysis.eyewear`): how strongly a
+        dark line crosses each track's nose bridge, for tracks seen near-frontal often enough;
+        a track missing here is taken as not wearing glasses.
     """
 
     frames: list[list[Face]] = field(default_factory=list)
@@ -238,6 +243,7 @@ class ShotTracks:
     cuts: list[int] = field(default_factory=list)
     info: dict = field(default_factory=dict)
     hands: list[list[np.ndarray]] | None = None
+    eyewear: dict[int, float] = field(default_factory=dict)
 
     def add(self, result: FrameAnalysis) -> None:
         """Append one frame's result (frames must arrive in order)."""
@@ -293,7 +299,12 @@ class ShotTracks:
                 digest.update(np.round(face.landmarks, 2).tobytes())
             for hand in hands or []:
                 digest.update(np.round(hand, 2).tobytes())
+        if self.eyewear:
+            digest.update(json.dumps(self._saved_eyewear(), sort_keys=True).encode())
         return digest.hexdigest()
+
+    def _saved_eyewear(self) -> dict[str, float]:
+        return {str(track): round(float(value), 4) for track, value in self.eyewear.items()}
 
     def with_steady_heads(self, sigma_frames: float, max_shift: float = 0.01) -> ShotTracks:
         """A copy whose faces have their rigid head tremor removed, track by track
@@ -303,7 +314,7 @@ class ShotTracks:
             return self
         frames = [[replace(face) for face in faces] for faces in self.frames]
         steady = ShotTracks(
-            frames, list(self.skipped), list(self.cuts), dict(self.info), self.hands
+            frames, list(self.skipped), list(self.cuts), dict(self.info), self.hands, self.eyewear
         )
         cuts = set(self.cuts)
         for track_id in steady.track_ids():
@@ -332,6 +343,7 @@ class ShotTracks:
             "hands": None
             if self.hands is None
             else [[np.round(hand, 2).tolist() for hand in hands] for hands in self.hands],
+            "eyewear": self._saved_eyewear(),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -339,8 +351,9 @@ class ShotTracks:
 
         Layout: ``{"format": "facecast.tracks", "version": 2, "info": {...}, "cuts": [...],
         "skipped": [...], "frames": [[{"track_id", "bbox", "score", "pose", "landmarks"}, ...],
-        ...], "hands": [[hand, ...], ...] or null}`` with one list per frame; landmarks are
-        ``478 x [x, y, z]`` pixels, each hand ``21 x [x, y]`` pixels.
+        ...], "hands": [[hand, ...], ...] or null, "eyewear": {"track_id": strength}}`` with one
+        list per frame; landmarks are ``478 x [x, y, z]`` pixels, each hand ``21 x [x, y]``
+        pixels. Files without ``"eyewear"`` read as no glasses.
         """
         path = Path(path)
         temp = path.with_name(f".{path.name}.partial")
@@ -395,6 +408,7 @@ class ShotTracks:
                 cuts=[int(c) for c in data.get("cuts", [])],
                 info=dict(data.get("info", {})),
                 hands=_hands_from_list(data.get("hands"), len(frames)),
+                eyewear={int(k): float(v) for k, v in (data.get("eyewear") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as error:
             raise TracksFileError(f"has a malformed face record ({error})", path) from None
@@ -465,7 +479,8 @@ def analyze_plate(
     -------
     ShotTracks
         With ``len(frames) == `` the number of decoded frames; the lips and jaw without the
-        tracker's lag (`remove_smoothing_lag`), unlike the streamed `iter_analysis` results.
+        tracker's lag (`remove_smoothing_lag`), unlike the streamed `iter_analysis` results;
+        and each track's `eyewear` evidence.
     """
     tracks = ShotTracks(info=plate.info.to_dict(), hands=None if hands is None else [])
     tracker = tracker or FaceTracker(plate.info.fps)
@@ -473,9 +488,12 @@ def analyze_plate(
         if analyzer is None:
             analyzer = stack.enter_context(FaceAnalyzer())
         bar = stack.enter_context(progress_bar(plate, enabled=progress))
+        eyewear = EyewearEvidence()
         for result in iter_analysis(plate, analyzer, tracker, hands=hands):
             tracks.add(result)
+            eyewear.feed(result.frame, result.faces)
             bar.advance()
+    tracks.eyewear = eyewear.strengths()
     remove_smoothing_lag(tracks, tracker)
     return tracks
 
