@@ -54,12 +54,21 @@ def test_only_the_glasses_wearer_is_found(data):
     assert bare.eyewear and not any(map(wears_glasses, bare.eyewear.values())), bare.eyewear
 
 
-def test_tracks_files_keep_the_eyewear_evidence(glasses_plate, tmp_path):
+def test_analyze_writes_the_same_eyewear_evidence_as_a_swap(glasses_plate, tmp_path):
+    """`facecast analyze` (with its debug video) and a swap's own analysis find the same
+    glasses, and the tracks file keeps them, so `swap --tracks` keeps the frames too."""
+    from conftest import run_facecast
     from facecast.analysis import ShotTracks
+    from facecast.analysis.commands import TRACKS_NAME
 
+    result = run_facecast(
+        "analyze", glasses_plate, "-o", tmp_path / "a", "--debug-video", "--no-hands"
+    )
+    assert result.returncode == 0, result.stderr
+    saved = ShotTracks.load(tmp_path / "a" / TRACKS_NAME)
     tracks = analyze_plate(open_plate(glasses_plate), progress=False)
-    saved = ShotTracks.load(tracks.save(tmp_path / "tracks.json"))
     assert saved.eyewear == tracks.eyewear and saved.digest() == tracks.digest()
+    assert f"glasses on track(s) [{tracks.main_track()}]" in result.stdout
 
 
 def test_swap_keeps_the_frames_in_front_of_the_face(glasses_plate, data, tmp_path):

@@ -48,6 +48,7 @@ def analyze_command(
 ) -> None:
     """Find, landmark and track every face of PLATE; write OUTPUT/tracks.json and debug.mp4."""
     from facecast.analysis.detector import FaceAnalyzer
+    from facecast.analysis.eyewear import wears_glasses
     from facecast.analysis.hands import OCCLUDING_HANDS, HandSearch
     from facecast.media import open_plate
 
@@ -73,6 +74,9 @@ def analyze_command(
     summary = f"{len(tracks.frames)} frames, {len(tracks.track_ids())} track(s)"
     if main is not None:
         summary += f", main track #{main} in {tracks.coverage(main):.0%} of frames"
+    wearers = [track for track, value in tracks.eyewear.items() if wears_glasses(value)]
+    if wearers:
+        summary += f", glasses on track(s) {wearers}"
     typer.echo(f"{summary}; cuts at {tracks.cuts or 'none'}; {len(tracks.skipped)} skipped face(s)")
     typer.echo(
         f"wrote {output / TRACKS_NAME}" + (f" and {output / DEBUG_NAME}" if debug_video else "")
@@ -98,41 +102,28 @@ def _run(
     debug_path: Path | None,
     progress: bool,
 ) -> ShotTracks:
-    """Analyse the shot, writing the debug video in the same pass (one frame in memory)."""
+    """Analyse the shot as a swap does (`analyze_plate`, so `swap --tracks` renders the same
+    frames), writing the debug video in the same pass (one frame in memory)."""
     from facecast.analysis.draw import draw_faces
-    from facecast.analysis.shot import (
-        ShotTracks,
-        iter_analysis,
-        progress_bar,
-        remove_smoothing_lag,
-    )
-    from facecast.analysis.tracker import FaceTracker
+    from facecast.analysis.shot import analyze_plate
     from facecast.media import VideoWriter
 
+    if debug_path is None:
+        return analyze_plate(shot, analyzer, progress=progress, hands=hands)
     info = shot.info
-    tracks = ShotTracks(info=info.to_dict(), hands=None if hands is None else [])
-    tracker = FaceTracker(info.fps)
-    writer = None
     # H.264 needs even sides: the debug video drops a last odd row/column.
     width, height = info.width - info.width % 2, info.height - info.height % 2
-    if debug_path is not None:
-        audio = info.path if info.kind == "video" and info.audio_streams else None
-        writer = VideoWriter(debug_path, width, height, info.fps, audio_from=audio, crf=23)
+    audio = info.path if info.kind == "video" and info.audio_streams else None
+    writer = VideoWriter(debug_path, width, height, info.fps, audio_from=audio, crf=23)
+
+    def draw(result) -> None:
+        drawn = draw_faces(result.frame, result.faces, result.skipped)
+        writer.write(np.ascontiguousarray(drawn[:height, :width]))
+
     try:
-        with progress_bar(shot, enabled=progress) as bar:
-            for result in iter_analysis(shot, analyzer, tracker, hands=hands):
-                tracks.add(result)
-                if writer is not None:
-                    drawn = draw_faces(result.frame, result.faces, result.skipped)
-                    writer.write(np.ascontiguousarray(drawn[:height, :width]))
-                bar.advance()
+        tracks = analyze_plate(shot, analyzer, progress=progress, hands=hands, each_frame=draw)
     except BaseException:
-        if writer is not None:
-            writer.abort()
+        writer.abort()
         raise
-    if writer is not None:
-        writer.close()
-    # the same tracks as a swap's own analysis (`analyze_plate`), so `swap --tracks` renders
-    # the same frames
-    remove_smoothing_lag(tracks, tracker)
+    writer.close()
     return tracks

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -458,6 +458,7 @@ def analyze_plate(
     progress: bool = True,
     tracker: FaceTracker | None = None,
     hands: HandSearch | None = None,
+    each_frame: Callable[[FrameAnalysis], None] | None = None,
 ) -> ShotTracks:
     """Analyse a whole shot into `ShotTracks`, streaming its frames.
 
@@ -474,6 +475,9 @@ def analyze_plate(
         Defaults to a `FaceTracker` at the plate's frame rate.
     hands
         A `HandSearch`: also record the hands of frames that hold a face.
+    each_frame
+        Called with every frame's `FrameAnalysis` as it is added (the CLI draws its debug
+        video there, in the same pass).
 
     Returns
     -------
@@ -492,6 +496,8 @@ def analyze_plate(
         for result in iter_analysis(plate, analyzer, tracker, hands=hands):
             tracks.add(result)
             eyewear.feed(result.frame, result.faces)
+            if each_frame is not None:
+                each_frame(result)
             bar.advance()
     tracks.eyewear = eyewear.strengths()
     remove_smoothing_lag(tracks, tracker)
