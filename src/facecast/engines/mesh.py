@@ -3,8 +3,8 @@
 Every frame the actor's tracked face mesh is rasterised and each pixel looks up the character's
 texture through its triangle, so head pose, expression and timing are the actor's and the skin,
 brows, lips and eyelids are the character's. The actor's eyeballs (gaze, blinks) and mouth
-opening (teeth, tongue), with the inner edges of their lids and lips, are handed back as
-``keep_plate`` so the compositor shows the plate there.
+opening (teeth, tongue), with the inner edges of their lids and lower lip and the whole upper
+lip, are handed back as ``keep_plate`` so the compositor shows the plate there.
 
 The openings are holes in the face mesh. The layer's coverage is filled there: left at 0, the
 compositor's matte was eroded and feathered around every hole, so about half of each lip and lid
@@ -46,13 +46,23 @@ BOX_MARGIN = 0.12
 DEFAULT_SHAPE_STRENGTH = 0.8
 #: Boxes larger than this (pixels) are rasterised every other pixel (see `rasterize`'s step).
 RASTER_STEP_ABOVE = 256
-#: Share of the lip thickness, from the inner lip contour outward, kept from the plate with the
-#: mouth opening (see `_eyes_and_mouth`). With `LID_EDGE`, measured against keeping the bare
-#: openings (dlib, every 4th of the first 60 frames; clip2 x 042, clip2 x 004, clip1 x 012):
-#: mouth error 0.038/0.046/0.012 -> 0.033/0.044/0.014, eye error 0.0063/0.0110/0.0068 ->
-#: 0.0068/0.0082/0.0053, distance to the character +0.002 to +0.007. Keeping the whole lips
-#: (1.0) lowers the mouth error further (0.026 on clip2 x 042) but costs 0.035 of distance.
+#: Share of the lower lip's thickness, from the inner lip contour outward, kept from the plate
+#: with the mouth opening (see `_eyes_and_mouth`). With `LID_EDGE`, measured against keeping
+#: the bare openings (dlib, every 4th of the first 60 frames; clip2 x 042, clip2 x 004, clip1 x
+#: 012): mouth error 0.038/0.046/0.012 -> 0.033/0.044/0.014, eye error 0.0063/0.0110/0.0068 ->
+#: 0.0068/0.0082/0.0053, distance to the character +0.002 to +0.007. More of the lower lip
+#: (0.75, 1.0) moved the mouth error by -0.004 to +0.006 per pair, no better on average.
 LIP_EDGE = 0.5
+#: The same share for the upper lip: all of it. dlib read the character's upper lip as lower
+#: than the actor's (the inner-lip points 0.014 and 0.029 inter-ocular distances low on clip2
+#: with London 004 and 042), closing the mouth. Measured against 0.5 (first 60 frames of
+#: weekly_address_clip1..4 x 004/012/024/042, every 2nd frame): mouth error 0.0179 -> 0.0166
+#: mean (13 -> 14 of 16 pairs within 0.02; clip1 x 042 0.0246 -> 0.0168), eye error 0.0094 ->
+#: 0.0088 (6 -> 8 within 0.008), dlib distance to the character 0.482 -> 0.481.
+UPPER_LIP_EDGE = 1.0
+#: The inner-lip landmarks of the upper lip (the rest of the inner contour, corners included,
+#: are the lower lip's).
+UPPER_LIP = (82, 81, 80, 191, 13, 312, 311, 310, 415)
 #: Share of the way from each eye contour to the next ring of landmarks (the lid margin and
 #: lashes) kept from the plate with the eye opening. Measured (diagnostic on the first 60
 #: frames of weekly_address_clip1..4 x London 004/012/024/042, dlib): 0.3 / 0.5 / 0.7 give
@@ -353,14 +363,16 @@ def _eyes_and_mouth(
     """Where the plate shows through: ``float32 (h, w)`` in [0, 1] inside `box`.
 
     The actor's eye openings and mouth opening (`openings`, ``uint8 (h, w)``) plus the inner
-    edges of their lips and lids: `LIP_EDGE` of the way from the inner to the outer lip contour
-    and `LID_EDGE` of the way to the next ring of landmarks around each eye. The edges are
-    where the opening is seen (teeth against lip, white against lashes), so they stay the
-    actor's; the character's lips and lids start just beyond. The mask is solid over the
+    edges of their lips and lids: `LIP_EDGE` (lower lip) and `UPPER_LIP_EDGE` (upper lip) of
+    the way from the inner to the outer lip contour and `LID_EDGE` of the way to the next ring
+    of landmarks around each eye. The edges are where the opening is seen (teeth against lip,
+    white against lashes), so they stay the actor's; the character's lips and lids start just
+    beyond. The mask is solid over the
     openings and softened by `EDGE_SOFTNESS` of the eye width.
     """
     inner, outer = landmarks[contour("lips_inner"), :2], landmarks[contour("lips_outer"), :2]
-    polygons = [inner + LIP_EDGE * (outer - inner)]
+    share = np.where(np.isin(contour("lips_inner"), UPPER_LIP), UPPER_LIP_EDGE, LIP_EDGE)
+    polygons = [inner + share[:, None] * (outer - inner)]
     for name in ("left_eye", "right_eye"):
         lid, ring = landmarks[contour(name), :2], landmarks[eye_ring(name), :2]
         polygons.append(lid + LID_EDGE * (ring - lid))
