@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from facecast.analysis import topology
+from facecast.analysis.face import Face
 
 #: Median bridge-line strength (black-hat response in [0, 1]) above which a track wears glasses.
 GLASSES_THRESHOLD = 0.03
@@ -116,7 +117,7 @@ class EyewearEvidence:
     def __init__(self) -> None:
         self._lines: defaultdict[int, list[float]] = defaultdict(list)
 
-    def feed(self, frame: np.ndarray, faces: list) -> None:
+    def feed(self, frame: np.ndarray, faces: list[Face]) -> None:
         """Measure each near-frontal `Face` of one ``uint8 RGB (H, W, 3)`` frame."""
         for face in faces:
             if np.any(np.abs(face.pose[:2]) > FRONTAL_DEGREES):
