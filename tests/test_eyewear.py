@@ -95,6 +95,7 @@ def test_swap_keeps_the_frames_in_front_of_the_face(glasses_plate, data, tmp_pat
             "matte": [m[..., 0] / 255.0 for m in open_plate(matte).frames()],
             "kept": manifest["settings"]["glasses_kept"],
         }
+        assert result.glasses_tracks == manifest["settings"]["glasses_kept"]
     tracks = analyze_plate(open_plate(glasses_plate), progress=False)
     wearer = tracks.main_track()
     assert renders[True]["kept"] == [wearer] and renders[False]["kept"] == []

@@ -140,6 +140,8 @@ class RenderResult:
     credentials: str = "skipped"
     report: dict | None = None
     seconds: dict = field(default_factory=dict)
+    #: the target tracks whose eyeglass frames were kept in front of the character
+    glasses_tracks: list[int] = field(default_factory=list)
 
 
 def choose_tracks(tracks: ShotTracks, track: int | None, all_faces: bool, plate: Path) -> list[int]:
@@ -442,6 +444,7 @@ def render_shot(
         matte=matte_path,
         credentials=credentials,
         seconds=timings,
+        glasses_tracks=sorted(glasses),
     )
     if report_dir is not None:
         from facecast.quality import write_report

@@ -122,6 +122,10 @@ def swap_command(
         f"frames in {total:.1f} s ({result.frame_count / max(total, 1e-9):.1f} fps); "
         f"render id {result.render_id}; C2PA {result.credentials}"
     )
+    if result.glasses_tracks:
+        typer.echo(
+            f"eyeglass frames kept in front of the character on track(s) {result.glasses_tracks}"
+        )
     typer.echo(f"output:   {result.output}")
     if result.matte:
         typer.echo(f"matte:    {result.matte}")
