@@ -41,7 +41,8 @@ FRAME_RESPONSE = (0.03, 0.07)
 LENS_REACH, BROW_MARGIN = 0.14, 0.03
 
 #: Landmarks: outer and inner eye corners, the nose bridge (nasion) and the nose's upper ridge.
-RIGHT_OUTER, LEFT_OUTER, RIGHT_INNER, LEFT_INNER = 33, 263, 133, 362
+RIGHT_OUTER, LEFT_OUTER = topology.EYE_OUTER_CORNERS
+RIGHT_INNER, LEFT_INNER = 133, 362
 NASION, NOSE_RIDGE = 168, 6
 #: Face-outline landmarks at eye height (the temples), right and left of the subject.
 RIGHT_TEMPLE, LEFT_TEMPLE = 127, 356

@@ -88,6 +88,14 @@ def texture_layout(landmarks: np.ndarray, size: int, margin: float = 0.06) -> np
     return ((flat - centre) * scale + size / 2.0).astype(np.float32)
 
 
+def layout_hull(uv: np.ndarray, size: int) -> np.ndarray:
+    """``uint8 (size, size)``: 1 inside the convex hull of the ``(478, 2)`` texel coordinates
+    `uv` (the part of the texture the face layout covers), 0 in its empty outside."""
+    hull = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(uv[:, :2]).astype(np.int32)), 1)
+    return hull
+
+
 def triangle_facing(landmarks: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """``float32 (T,)`` in [0, 1]: how squarely each triangle faces the camera (|cos| of its
     normal with the view axis)."""
@@ -210,8 +218,7 @@ def _enclosed_holes(coverage: np.ndarray, uv: np.ndarray) -> np.ndarray:
     highlight on the weekly address actor); at low weight, as the actor's own skin.
     """
     size = coverage.shape[0]
-    hull = np.zeros((size, size), np.uint8)
-    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(uv).astype(np.int32)), 1)
+    hull = layout_hull(uv, size)
     reach = max(1, size // 32)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
     openings = np.zeros((size, size), np.uint8)
@@ -233,8 +240,7 @@ def _holes_beside_one_eye(coverage: np.ndarray, uv: np.ndarray) -> np.ndarray:
     (London 004's upper lids and 042's outer corners), kept as photographed like the lids.
     """
     size = coverage.shape[0]
-    hull = np.zeros((size, size), np.uint8)
-    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(uv).astype(np.int32)), 1)
+    hull = layout_hull(uv, size)
     reach = max(1, size // 32)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
     eyes = [np.zeros((size, size), np.uint8) for _ in range(2)]
@@ -257,8 +263,7 @@ def _fill_holes(colour: np.ndarray, coverage: np.ndarray, uv: np.ndarray) -> np.
     less sure of count less: the halo of a rejected highlight or strand would otherwise tint
     the fill."""
     size = colour.shape[0]
-    hull = np.zeros((size, size), np.uint8)
-    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(uv).astype(np.int32)), 1)
+    hull = layout_hull(uv, size)
     clean = (coverage >= CLEAN_COVERAGE).astype(np.float32)
     holes = (clean == 0) & hull.astype(bool)
     if not holes.any() or not clean.any():

@@ -27,7 +27,9 @@ import numpy as np
 
 from facecast.analysis.face import Face
 from facecast.character.asset import Character
+from facecast.character.texture import layout_hull
 from facecast.composite.grid import gaussian_radius
+from facecast.composite.light import masked_lowpass
 from facecast.engines.base import FaceLayer
 from facecast.mesh.frontal import face_scale, head_rotation
 from facecast.mesh.regions import contour, eye_ring, face_extent
@@ -216,18 +218,13 @@ def prefilter_sigma(minification: float) -> float:
 
 
 def padded_colour(image: np.ndarray, uv: np.ndarray, sigma: float = EDGE_PAD) -> np.ndarray:
-    """``float32 (S, S, 3)`` texture `image` with the empty outside of its layout (the convex
-    hull of the ``(478, 2)`` texel coordinates `uv`) filled with the colour of the layout's
-    edge (normalised convolution of scale `sigma` texels; 0 beyond about 4 `sigma`). Inside the
-    layout the texels are `image`'s own."""
-    size = image.shape[0]
-    inside = np.zeros((size, size), np.uint8)
-    cv2.fillConvexPoly(inside, cv2.convexHull(np.round(uv[:, :2]).astype(np.int32)), 1)
-    weight = inside.astype(np.float32)
+    """``float32 (S, S, 3)`` texture `image` with the empty outside of its layout
+    (`layout_hull` of the texel coordinates `uv`) filled with the colour of the layout's edge
+    (`masked_lowpass` of scale `sigma` texels; 0 beyond about 4 `sigma`). Inside the layout
+    the texels are `image`'s own."""
+    inside = layout_hull(uv, image.shape[0])
     colour = image.astype(np.float32)
-    spread = cv2.GaussianBlur(colour * weight[..., None], (0, 0), sigma)
-    share = cv2.GaussianBlur(weight, (0, 0), sigma)
-    spread /= np.maximum(share, 1e-6)[..., None]
+    spread = masked_lowpass(colour, inside.astype(np.float32), sigma)
     return np.where(inside[..., None] > 0, colour, spread).astype(np.float32)
 
 
