@@ -72,3 +72,31 @@ def test_the_matted_face_is_followed_in_every_frame(group_shot):
     assert len(followed) >= 0.8 * FRAMES
     assert all(r.matte_coverage > 0.3 for r in followed)
     assert all(r.edge_de_excess > 3.0 for r in followed if r.edge_de_excess is not None)
+
+
+def test_frames_the_matte_leaves_empty_are_not_measured_as_the_swap(group_shot, tmp_path):
+    """From frame 10 on the renderer swapped nothing (empty matte, output = plate): the faces
+    there are not the swap's, so they must not count as an unchanged or un-retrieved face."""
+    folder, models, _ = group_shot
+    from conftest import find_data
+
+    plate, out, matte = (open_plate(folder / n) for n in ("plate.mkv", "out.mkv", "matte.mkv"))
+    info = plate.info
+    with (
+        VideoWriter(tmp_path / "out.mkv", info.width, info.height, info.fps, codec="ffv1") as o,
+        VideoWriter(tmp_path / "matte.mkv", info.width, info.height, info.fps, codec="ffv1") as m,
+    ):
+        frames = zip(plate.frames(), out.frames(), matte.frames(), strict=True)
+        for index, (plate_frame, out_frame, alpha) in enumerate(frames):
+            swapped = index < 10
+            o.write(out_frame if swapped else plate_frame)
+            m.write(alpha if swapped else np.zeros_like(alpha))
+    references = load_references(models, find_data("faces/london/004/neutral.jpg").parent)
+    shot = measure_shot(
+        tmp_path / "out.mkv", folder / "plate.mkv", references, models, matte=tmp_path / "matte.mkv"
+    )
+    late = shot.frames[10:]
+    assert [r.status for r in late] == ["not_swapped"] * len(late)
+    assert all(r.retrieved is None and r.mouth_error is None for r in late)
+    assert all(r.psnr_outside > 60.0 for r in late)  # re-encoded plate: rounding only
+    assert sum(r.status == "measured" for r in shot.frames[:10]) >= 8

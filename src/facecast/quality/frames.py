@@ -39,6 +39,8 @@ class FrameMetrics:
 
     index: int
     timecode: str = ""
+    #: "measured", "lost" (no face found in the output), "no_face" (none in the plate) or
+    #: "not_swapped" (the given matte is empty: the renderer left the frame alone)
     status: str = "no_face"
     flags: list[str] = field(default_factory=list)
     face_box: list[float] | None = None

@@ -193,7 +193,18 @@ def _measure_frame(
     matte: np.ndarray | None,
     sample_identity: bool,
 ) -> None:
-    """Measure one frame pair into `record`, updating `track`."""
+    """Measure one frame pair into `record`, updating `track`.
+
+    A frame whose given matte is empty was left alone by the renderer (no tracked face, or a
+    face it was not asked to swap): its faces are not the swap's, so only the pixels outside
+    are measured and the status is ``"not_swapped"``.
+    """
+    if matte is not None and mask_box(matte, 0) is None:
+        record.status = "not_swapped"
+        track.plate_box = track.previous = None
+        pixel_metrics(_frame_pair(output, plate, matte, None, None), record)
+        _geometry(None, None, plate.shape, record, track)
+        return
     plate_face, output_face = _find_faces(models, plate, output, track, matte)
     if plate_face is not None:
         record.status = "measured" if output_face is not None else "lost"

@@ -153,9 +153,10 @@ def _value(value: float | None) -> float:
 
 
 def _shade(axes, frames: Sequence[FrameMetrics]) -> None:
-    """Background spans: red where a frame has problems, grey where the plate has no face."""
+    """Background spans: red where a frame has problems, grey where no face was measured
+    (none in the plate, or the renderer swapped none)."""
     for record in frames:
-        if record.status == "no_face":
+        if record.status in ("no_face", "not_swapped"):
             axes.axvspan(record.index - 0.5, record.index + 0.5, color="#999999", alpha=0.15, lw=0)
         elif record.problems:
             axes.axvspan(record.index - 0.5, record.index + 0.5, color="#e04040", alpha=0.12, lw=0)

@@ -408,10 +408,13 @@ def _frame_counts(shot: ShotMeasurement) -> dict:
         "measured": sum(r.status == "measured" for r in frames),
         "lost": sum(r.status == "lost" for r in frames),
         "no_face": sum(r.status == "no_face" for r in frames),
+        "not_swapped": sum(r.status == "not_swapped" for r in frames),
         "occluded": sum("occluded" in r.flags for r in frames),
         "unchanged": sum("unchanged" in r.flags for r in frames),
         "identity_sampled": sum(r.identity_sampled for r in frames),
-        "identity_skipped": sum(r.status != "no_face" and not r.identity_sampled for r in frames),
+        "identity_skipped": sum(
+            r.status in ("measured", "lost") and not r.identity_sampled for r in frames
+        ),
         "stride": shot.stride,
     }
 
