@@ -2,9 +2,10 @@
 
 Prints one table, clip x character: identity retrieval (the character nearest among the
 character, the actor and the other London people), dlib distance to the character (and the
-untouched plate's, for scale), pose error (raw, and with the shot's constant offset
-removed), mouth and eye opening error, temporal stability
-ratio, landmark jitter ratio, seam ΔE00, PSNR outside the matte, and swap / report speed.
+untouched plate's, for scale), pose error, mouth and eye opening error (each raw, and with
+the shot's constant offset removed: how well the output follows the actor's motion), temporal
+stability ratio, landmark jitter ratio, seam ΔE00, PSNR outside the matte, and swap / report
+speed.
 
     .venv/bin/python benchmarks/quality.py                  # every plate, 4 characters, all frames
     .venv/bin/python benchmarks/quality.py --frames 48 --characters 004 012
@@ -51,6 +52,8 @@ COLUMNS = (
     ("track°", "pose_tracking_error", "{:.2f}"),
     ("mouth", "mouth_error", "{:.4f}"),
     ("eye", "eye_error", "{:.4f}"),
+    ("mouthF", "mouth_following_error", "{:.4f}"),
+    ("eyeF", "eye_following_error", "{:.4f}"),
     ("stab", "stability_ratio", "{:.3f}"),
     ("jitter", "jitter_ratio", "{:.2f}"),
     ("seamΔE", "edge_de_excess", "{:.2f}"),

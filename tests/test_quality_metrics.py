@@ -14,6 +14,7 @@ from facecast.media import open_plate, read_image
 from facecast.quality import THRESHOLDS, load_quality_models, load_references
 from facecast.quality.colour import delta_e_2000, rgb_to_lab, ring_colours, seam_delta_e
 from facecast.quality.dlibface import detect_faces, landmarks
+from facecast.quality.frames import FrameMetrics
 from facecast.quality.geometry import (
     POSE_INDICES,
     POSE_MODEL,
@@ -26,6 +27,7 @@ from facecast.quality.identity import distance_to, nearest, photo_descriptor
 from facecast.quality.measure import default_stride
 from facecast.quality.pixels import PSNR_IDENTICAL, psnr
 from facecast.quality.regions import edge_rings
+from facecast.quality.summary import remove_opening_offsets
 from facecast.quality.timecode import timecode
 
 # Sharma, Wu & Dalal (2005), Table 1: pairs 1-4, 7, 17, 24, 25 and the hue-wrap pairs 13-16.
@@ -245,3 +247,23 @@ def test_cli_writes_a_report_and_prints_the_verdict(tmp_path, data):
     assert (tmp_path / "rep" / "report.html").is_file() and (
         tmp_path / "rep" / "report.json"
     ).is_file()
+
+
+def test_following_errors_leave_out_a_constant_opening_offset():
+    """Output eyes read 0.01 more open than the plate's in every frame but one, where the
+    output missed a blink: the eye error counts the offset, the following error only the
+    missed blink."""
+    plate_eyes = [0.30, 0.31, 0.29, 0.05, 0.30]
+    output_eyes = [0.31, 0.32, 0.30, 0.31, 0.31]
+    frames = []
+    for index, (plate, output) in enumerate(zip(plate_eyes, output_eyes, strict=True)):
+        record = FrameMetrics(index, status="measured")
+        record.eye_plate, record.eye_output = plate, output
+        record.eye_error = abs(output - plate)
+        frames.append(record)
+    frames.append(FrameMetrics(len(frames)))  # no face: left alone
+    offsets = remove_opening_offsets(frames)
+    assert offsets == {"eye": pytest.approx(0.01)}
+    following = [r.eye_following_error for r in frames]
+    assert following[:5] == pytest.approx([0.0, 0.0, 0.0, 0.25, 0.0], abs=1e-9)
+    assert following[5] is None and frames[0].mouth_following_error is None

@@ -223,7 +223,8 @@ def test_report_on_the_plate_itself_says_identity_did_not_change(shots, characte
     assert len(report["frames"]) == 12
     values = {m["key"]: m["value"] for m in summary["metrics"]}
     assert values["pose_error"] == 0.0 and values["pose_tracking_error"] == 0.0
-    assert values["mouth_error"] == 0.0
+    assert values["mouth_error"] == 0.0 and values["mouth_following_error"] == 0.0
+    assert values["eye_error"] == 0.0 and values["eye_following_error"] == 0.0
     assert values["stability_ratio"] == 1.0 and values["psnr_outside"] == 100.0
     assert (tmp_path / "report" / REPORT_HTML).stat().st_size > 10_000
     assert not list((tmp_path / "report").glob(".*partial"))

@@ -67,6 +67,9 @@ class FrameMetrics:
     eye_plate: float | None = None
     eye_output: float | None = None
     eye_error: float | None = None
+    #: the opening errors with the shot's median signed offset removed (`summarise`)
+    mouth_following_error: float | None = None
+    eye_following_error: float | None = None
     change_output: float | None = None
     change_plate: float | None = None
     jitter_output: float | None = None
