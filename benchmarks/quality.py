@@ -54,6 +54,7 @@ COLUMNS = (
     ("eye", "eye_error", "{:.4f}"),
     ("mouthF", "mouth_following_error", "{:.4f}"),
     ("eyeF", "eye_following_error", "{:.4f}"),
+    ("eye±", "eye_offset", "{:+.4f}"),
     ("stab", "stability_ratio", "{:.3f}"),
     ("jitter", "jitter_ratio", "{:.2f}"),
     ("seamΔE", "edge_de_excess", "{:.2f}"),
@@ -163,6 +164,8 @@ def _run(clip, name, person, character_dir, references, models, work) -> dict:
     frames = summary["frames"]["compared"]
     row.update({m["key"]: m["value"] for m in summary["metrics"]})
     row["plate_distance"] = summary["identity"]["plate_distance_to_character"]
+    row["eye_offset"] = summary["offsets"].get("eye")
+    row["mouth_offset"] = summary["offsets"].get("mouth")
     row["frames"] = frames
     row["measured"] = summary["frames"]["measured"]
     row["status"] = summary["status"]

@@ -7,6 +7,10 @@ Prints, per plate (the 720p weekly address clip, and a 1080p upscale of it made 
 - the time split of the swap (analysis vs. render pass);
 - CPU seconds (all threads) of the transcode and of the swap: unlike wall time they barely move
   with other load on the machine, so their ratio says what the swap costs even on a busy host;
+- the ratio the swap would reach were its CPU time spread over every core all the time
+  ("ceiling": transcode seconds over swap CPU seconds / cores). The gap to the measured ratio
+  is the time cores wait (the analysis pass before the swap pass); the ceiling itself moves
+  only with the work done;
 - peak RSS of a swap of the plate and of the same plate three times as long (must stay flat).
 
 Each measurement runs in its own process so peak memory and CPU time are its own.
@@ -121,17 +125,19 @@ def main() -> None:
 
     print(
         f"{'plate':8} {'frames':>6} {'transcode fps':>14} {'swap fps':>9} {'ratio':>6} "
-        f"{'analyze s':>10} {'render s':>9} {'cpu s t/s':>11} {'peak MiB':>9}"
+        f"{'ceiling':>8} {'analyze s':>10} {'render s':>9} {'cpu s t/s':>11} {'peak MiB':>9}"
     )
+    cores = os.cpu_count() or 1
     for name, plate in plates.items():
         ratios = []
         for _ in range(args.repeat):  # transcode and swap alternate, so drift hits both
             base = _measure({"kind": "transcode", "plate": str(plate), "out": str(work / "t.mp4")})
             swap = _measure_swap(plate, work / "s.mp4", character)
             ratios.append(swap["fps"] / base["fps"])
+            ceiling = base["seconds"] / (swap["cpu_seconds"] / cores)
             print(
                 f"{name:8} {swap['frames']:>6} {base['fps']:>14.1f} {swap['fps']:>9.1f} "
-                f"{ratios[-1]:>6.2f} {swap['split'].get('analyze', 0):>10.1f} "
+                f"{ratios[-1]:>6.2f} {ceiling:>8.2f} {swap['split'].get('analyze', 0):>10.1f} "
                 f"{swap['split'].get('render', 0):>9.1f} "
                 f"{base['cpu_seconds']:>5.1f}/{swap['cpu_seconds']:<5.1f} {swap['peak_mib']:>9.0f}",
                 flush=True,

@@ -7,7 +7,8 @@
 - ``settings``: identity stride and frame limit;
 - ``thresholds``: every metric's pass/warn limits and where they come from;
 - ``summary``: the dictionary `write_report` returns (status, identity verdict, metric rows,
-  frame counts, problem frames with timecodes, worst/best frames, notes);
+  frame counts, problem frames with timecodes, worst/best frames, notes, and the median
+  signed pose, mouth and eye offsets output - plate);
 - ``frames``: every per-frame measurement (`facecast.quality.frames.FrameMetrics`).
 """
 

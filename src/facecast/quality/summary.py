@@ -243,6 +243,10 @@ def summarise(shot: ShotMeasurement) -> dict:
         "worst_frames": ranked_frames(frames, worst=True),
         "best_frames": ranked_frames(frames, worst=False),
         "notes": _notes(shot) + _pose_note(offset) + _opening_note(openings),
+        "offsets": {
+            "pose": None if offset is None else [float(v) for v in offset],
+            **openings,
+        },
     }
 
 
