@@ -25,6 +25,17 @@ NEAR_FACE_SIDE = 160
 HOG_CELL = 8
 #: Smallest overlap (IoU) between a detection near a known box and that box to be the same face.
 MIN_IOU = 0.3
+#: The 68-point predictor places whole pixels of the image it is given; it runs on the face cut
+#: out and enlarged this many times (up to `LANDMARK_MAX_SIDE`), so its points are half pixels.
+LANDMARK_UPSCALE = 2
+LANDMARK_MAX_SIDE = 1024
+#: The predictor starts from the detector box and from that box shifted by this share of its
+#: size left, right, up and down; the five shapes are averaged. A single run's points move by
+#: a pixel or two with an imperceptible change of the image (a different watermark payload
+#: moved one swap's mouth error by up to 0.005 inter-ocular distances over 60 frames,
+#: `benchmarks/measurer_noise.py`): the plate and the output then differ by noise, not by what
+#: they show.
+LANDMARK_JITTER = 0.03
 
 _MODEL_FILES = {
     "shape68": "shape_predictor_68_face_landmarks.dat",
@@ -177,7 +188,11 @@ def _detect_scaled(models: QualityModels, image: np.ndarray, scale: float) -> np
 
 
 def landmarks(models: QualityModels, image: np.ndarray, box: np.ndarray) -> DlibFace:
-    """Place the 68 iBUG landmarks in a face box.
+    """Place the 68 iBUG landmarks in a face box, to a fraction of a pixel.
+
+    The face (the box grown by half its size) is enlarged `LANDMARK_UPSCALE` times and the
+    predictor's shapes from the box and from four shifted copies (`LANDMARK_JITTER`) are
+    averaged.
 
     Parameters
     ----------
@@ -188,10 +203,25 @@ def landmarks(models: QualityModels, image: np.ndarray, box: np.ndarray) -> Dlib
     """
     import dlib
 
-    rect = dlib.rectangle(*(round(float(v)) for v in box))
-    shape = models.shape68(np.ascontiguousarray(image), rect)
-    points = np.float32([[p.x, p.y] for p in shape.parts()])
-    return DlibFace(box=np.asarray(box, np.float32), points=points)
+    box = np.asarray(box, np.float32)
+    size = float(max(box[2] - box[0], box[3] - box[1], 1.0))
+    x0, y0, x1, y1 = _clip_box(_grow(box, size / 2), image.shape)
+    if x1 - x0 < 2 or y1 - y0 < 2:  # a box off the image: the predictor extrapolates from all
+        x0, y0, x1, y1 = 0, 0, image.shape[1], image.shape[0]
+    scale = max(1.0, min(LANDMARK_UPSCALE, LANDMARK_MAX_SIDE / max(x1 - x0, y1 - y0, 1)))
+    crop = cv2.resize(
+        np.ascontiguousarray(image[y0:y1, x0:x1]),
+        (round((x1 - x0) * scale), round((y1 - y0) * scale)),
+        interpolation=cv2.INTER_CUBIC,
+    )
+    local = (box - np.float32([x0, y0, x0, y0]) + 0.5) * scale - 0.5
+    step = LANDMARK_JITTER * size * scale
+    shapes = []
+    for dx, dy in ((0, 0), (step, 0), (-step, 0), (0, step), (0, -step)):
+        rect = dlib.rectangle(*(round(float(v)) for v in local + np.float32([dx, dy, dx, dy])))
+        shapes.append([[p.x, p.y] for p in models.shape68(crop, rect).parts()])
+    points = (np.mean(np.float32(shapes), axis=0) + 0.5) / scale - 0.5 + np.float32([x0, y0])
+    return DlibFace(box=box, points=points.astype(np.float32))
 
 
 def descriptor(models: QualityModels, image: np.ndarray, face: DlibFace) -> np.ndarray:
