@@ -3,9 +3,10 @@
 Prints one table, clip x character: identity retrieval (the character nearest among the
 character, the actor and the other London people), dlib distance to the character (and the
 untouched plate's, for scale), pose error, mouth and eye opening error (each raw, and with
-the shot's constant offset removed: how well the output follows the actor's motion), temporal
-stability ratio, landmark jitter ratio, seam ΔE00, PSNR outside the matte, and swap / report
-speed.
+the shot's constant offset removed: how well the output follows the actor's motion; and read
+alone, the output's eyes or mouth pasted into the plate: what the swap did to that feature),
+temporal stability ratio, landmark jitter ratio, seam ΔE00, PSNR outside the matte, and swap /
+report speed.
 
     .venv/bin/python benchmarks/quality.py                  # every plate, 4 characters, all frames
     .venv/bin/python benchmarks/quality.py --frames 48 --characters 004 012
@@ -54,6 +55,8 @@ COLUMNS = (
     ("eye", "eye_error", "{:.4f}"),
     ("mouthF", "mouth_following_error", "{:.4f}"),
     ("eyeF", "eye_following_error", "{:.4f}"),
+    ("mouthL", "mouth_local_error", "{:.4f}"),
+    ("eyeL", "eye_local_error", "{:.4f}"),
     ("eye±", "eye_offset", "{:+.4f}"),
     ("stab", "stability_ratio", "{:.3f}"),
     ("jitter", "jitter_ratio", "{:.2f}"),

@@ -19,11 +19,14 @@ from facecast.quality.geometry import (
     POSE_INDICES,
     POSE_MODEL,
     camera_matrix,
+    eye_opening,
     head_pose,
+    inter_ocular,
     mouth_opening,
     pose_to_rotation,
 )
 from facecast.quality.identity import distance_to, nearest, photo_descriptor
+from facecast.quality.local import feature_ellipses, local_openings, paste_feature
 from facecast.quality.measure import default_stride
 from facecast.quality.pixels import PSNR_IDENTICAL, psnr
 from facecast.quality.regions import edge_rings
@@ -140,6 +143,55 @@ def test_mouth_opening_tells_a_closed_mouth_from_an_open_one(models, data):
         for f in (frames[5], frames[35])
     ]
     assert openings[0] < 0.05 < 0.15 < openings[1]
+
+
+def _eyes_narrowed(frame: np.ndarray, points: np.ndarray, amount: float) -> np.ndarray:
+    """`frame` with both eyes pulled toward their centre line (a smooth vertical squeeze over
+    a Gaussian bump the size of the eye: lids closer, nothing else moved)."""
+    height, width = frame.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    iod = inter_ocular(points)
+    shift = np.zeros((height, width), np.float32)
+    for eye in (points[36:42], points[42:48]):
+        cx, cy = eye.mean(axis=0)
+        bump = np.exp(-(((xs - cx) / (0.25 * iod)) ** 2 + ((ys - cy) / (0.12 * iod)) ** 2))
+        shift += amount * (ys - cy) * bump
+    return cv2.remap(frame, xs, ys + shift, cv2.INTER_CUBIC)
+
+
+def test_eyes_read_alone_follow_the_eyes_and_not_the_face_around_them(models, data):
+    """The local reading pastes the output's eyes into the plate: narrowed eyes read as
+    narrowed, as in the whole-face reading; another person's face around the plate's own eyes
+    moves the whole-face reading but not the local one."""
+    frame = next(iter(open_plate(data("plates/weekly_address_clip1.mp4")).frames()))
+    box = detect_faces(models, frame)[0]
+    plate = landmarks(models, frame, box)
+    before = eye_opening(plate.points)
+
+    narrowed = _eyes_narrowed(frame, plate.points, 0.3)
+    alone, _ = local_openings(models, frame, narrowed, plate)
+    whole = eye_opening(landmarks(models, narrowed, box).points)
+    assert alone - before < -0.01 and abs(alone - whole) < 0.003
+
+    other = read_image(data("faces/london/012/neutral.jpg"))
+    other_points = landmarks(models, other, detect_faces(models, other)[0]).points
+    similarity, _ = cv2.estimateAffinePartial2D(other_points, plate.points)
+    size = (frame.shape[1], frame.shape[0])
+    placed = cv2.warpAffine(other, similarity, size, flags=cv2.INTER_CUBIC)
+    face = cv2.fillConvexPoly(
+        np.zeros(frame.shape[:2], np.uint8), cv2.convexHull(plate.points.astype(np.int32)), 1
+    )
+    eyes = np.zeros(frame.shape[:2], np.uint8)
+    for centre, axes in feature_ellipses(plate.points, "eyes"):  # beyond the paste's feather
+        cv2.ellipse(
+            eyes, tuple(map(int, centre)), tuple(int(1.6 * a) for a in axes), 0, 0, 360, 1, -1
+        )
+    output = np.where((face > 0) & (eyes == 0), placed.transpose(2, 0, 1), frame.transpose(2, 0, 1))
+    output = np.ascontiguousarray(output.transpose(1, 2, 0))
+    assert np.array_equal(paste_feature(frame, output, plate.points, "eyes"), frame)
+    alone, _ = local_openings(models, frame, output, plate)
+    assert alone == before
+    assert abs(eye_opening(landmarks(models, output, box).points) - before) > 0.001
 
 
 def test_landmarks_follow_a_sub_pixel_shift_of_the_face(models, data):

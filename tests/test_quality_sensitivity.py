@@ -225,6 +225,7 @@ def test_report_on_the_plate_itself_says_identity_did_not_change(shots, characte
     assert values["pose_error"] == 0.0 and values["pose_tracking_error"] == 0.0
     assert values["mouth_error"] == 0.0 and values["mouth_following_error"] == 0.0
     assert values["eye_error"] == 0.0 and values["eye_following_error"] == 0.0
+    assert values["mouth_local_error"] == 0.0 and values["eye_local_error"] == 0.0
     assert summary["offsets"] == {"pose": [0.0, 0.0, 0.0], "mouth": 0.0, "eye": 0.0}
     assert values["stability_ratio"] == 1.0 and values["psnr_outside"] == 100.0
     assert (tmp_path / "report" / REPORT_HTML).stat().st_size > 10_000

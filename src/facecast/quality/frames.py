@@ -70,6 +70,11 @@ class FrameMetrics:
     #: the opening errors with the shot's median signed offset removed (`summarise`)
     mouth_following_error: float | None = None
     eye_following_error: float | None = None
+    #: the output's eyes / mouth read alone, pasted into the plate (`facecast.quality.local`)
+    eye_local_output: float | None = None
+    eye_local_error: float | None = None
+    mouth_local_output: float | None = None
+    mouth_local_error: float | None = None
     change_output: float | None = None
     change_plate: float | None = None
     jitter_output: float | None = None

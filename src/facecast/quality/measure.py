@@ -35,6 +35,7 @@ from facecast.quality.geometry import (
     mouth_opening,
 )
 from facecast.quality.identity import IdentityReferences, Person, cosine_similarity, distance_to
+from facecast.quality.local import local_openings
 from facecast.quality.regions import face_hull, face_outline, mask_box, polygon_mask
 from facecast.quality.timecode import timecode
 
@@ -215,6 +216,8 @@ def _measure_frame(
     frame_change(pair, track.previous, record)
     track.previous = pair
     _geometry(plate_face, output_face, plate.shape, record, track)
+    if output_face is not None:
+        _local_openings(models, plate, output, plate_face, record)
     if sample_identity:
         _identity(models, references, track, record, output, plate, plate_face, output_face)
 
@@ -334,6 +337,21 @@ def _geometry(
     iod = inter_ocular(plate_face.points)
     record.jitter_plate = _jitter(track.plate_points, plate_face.points, iod)
     record.jitter_output = _jitter(track.output_points, output_face.points, iod)
+
+
+def _local_openings(
+    models: QualityModels,
+    plate: np.ndarray,
+    output: np.ndarray,
+    plate_face: DlibFace,
+    record: FrameMetrics,
+) -> None:
+    """Eye and mouth opening errors of the output's features read alone in the plate's face
+    (`facecast.quality.local`): free of the rest of the character's face moving the reader."""
+    eye, mouth = local_openings(models, plate, output, plate_face)
+    record.eye_local_output, record.mouth_local_output = eye, mouth
+    record.eye_local_error = abs(eye - record.eye_plate)
+    record.mouth_local_error = abs(mouth - record.mouth_plate)
 
 
 def _jitter(history: deque, points: np.ndarray, iod: float) -> float | None:

@@ -146,6 +146,34 @@ THRESHOLDS: tuple[Threshold, ...] = (
         "leaves out (the offset is in the notes).",
     ),
     Threshold(
+        key="mouth_local_error",
+        label="Mouth error, read alone",
+        unit="IOD",
+        good=0.02,
+        bad=0.04,
+        higher_is_better=False,
+        problem="",
+        source="facecast's own bound (the mouth target's)",
+        meaning="Mouth opening error with only the output's mouth region pasted into the plate "
+        "frame: the landmark reader places every point from the whole face, so the "
+        "character's nose and cheeks move its lip points; this reading leaves them out "
+        "and shows what the swap did to the mouth itself.",
+    ),
+    Threshold(
+        key="eye_local_error",
+        label="Eye error, read alone",
+        unit="IOD",
+        good=0.008,
+        bad=0.016,
+        higher_is_better=False,
+        problem="",
+        source="facecast's own bound (the eye target's)",
+        meaning="Eye opening error with only the output's eye regions (lids and lashes, not "
+        "the brows) pasted into the plate frame: the character's brows, nose and cheeks "
+        "around the actor's eyes move the landmark reader's lid points; this reading leaves "
+        "them out and shows what the swap did to the eyes themselves.",
+    ),
+    Threshold(
         key="stability_ratio",
         label="Temporal stability",
         unit="ratio",
@@ -315,6 +343,8 @@ def shot_values(frames: list[FrameMetrics]) -> dict[str, float | None]:
         "eye_error": _mean(frames, lambda r: r.eye_error),
         "mouth_following_error": _mean(frames, lambda r: r.mouth_following_error),
         "eye_following_error": _mean(frames, lambda r: r.eye_following_error),
+        "mouth_local_error": _mean(frames, lambda r: r.mouth_local_error),
+        "eye_local_error": _mean(frames, lambda r: r.eye_local_error),
         "stability_ratio": _ratio(frames, lambda r: r.change_output, lambda r: r.change_plate),
         "jitter_ratio": _ratio(frames, lambda r: r.jitter_output, lambda r: r.jitter_plate),
         "edge_de_excess": _mean(frames, lambda r: r.edge_de_excess),
