@@ -71,6 +71,7 @@ PLOTS: tuple[PlotSpec, ...] = (
         (
             Series("plate", lambda r: r.mouth_plate, "--"),
             Series("output", lambda r: r.mouth_output),
+            Series("output, mouth read alone", lambda r: r.mouth_local_output, "-."),
             Series("error", lambda r: r.mouth_error, ":"),
         ),
         _LIMIT["mouth_error"],
@@ -82,6 +83,7 @@ PLOTS: tuple[PlotSpec, ...] = (
         (
             Series("plate", lambda r: r.eye_plate, "--"),
             Series("output", lambda r: r.eye_output),
+            Series("output, eyes read alone", lambda r: r.eye_local_output, "-."),
             Series("error", lambda r: r.eye_error, ":"),
         ),
         _LIMIT["eye_error"],
