@@ -186,8 +186,7 @@ def test_eyes_read_alone_follow_the_eyes_and_not_the_face_around_them(models, da
         cv2.ellipse(
             eyes, tuple(map(int, centre)), tuple(int(1.6 * a) for a in axes), 0, 0, 360, 1, -1
         )
-    output = np.where((face > 0) & (eyes == 0), placed.transpose(2, 0, 1), frame.transpose(2, 0, 1))
-    output = np.ascontiguousarray(output.transpose(1, 2, 0))
+    output = np.where(((face > 0) & (eyes == 0))[..., None], placed, frame)
     assert np.array_equal(paste_feature(frame, output, plate.points, "eyes"), frame)
     alone, _ = local_openings(models, frame, output, plate)
     assert alone == before

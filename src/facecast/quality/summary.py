@@ -6,7 +6,7 @@ Every threshold is data in `THRESHOLDS`, with where it comes from; the report pr
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -44,6 +44,44 @@ class Threshold:
         if sign * value <= sign * self.good:
             return PASS
         return WARN if sign * value <= sign * self.bad else FAIL
+
+
+MOUTH_TARGET = Threshold(
+    key="mouth_error",
+    label="Mouth opening error",
+    unit="IOD",
+    good=0.02,
+    bad=0.04,
+    higher_is_better=False,
+    problem="mouth",
+    source="issue 3 target (<= 0.02)",
+    meaning="Mean |mouth opening output - plate| over the inter-ocular distance.",
+)
+EYE_TARGET = Threshold(
+    key="eye_error",
+    label="Eye opening error",
+    unit="IOD",
+    good=0.008,
+    bad=0.016,
+    higher_is_better=False,
+    problem="eyes",
+    source="issue 3 target (<= 0.008)",
+    meaning="Mean |eye opening output - plate| over the inter-ocular distance.",
+)
+
+
+def _own_bound(target: Threshold, key: str, label: str, meaning: str) -> Threshold:
+    """A diagnostic reading of `target`'s quantity held to the target's bounds (no problem
+    code of its own: the target's already marks the frames)."""
+    feature = target.key.removesuffix("_error")
+    return replace(
+        target,
+        key=key,
+        label=label,
+        problem="",
+        source=f"facecast's own bound (the {feature} target's)",
+        meaning=meaning,
+    )
 
 
 THRESHOLDS: tuple[Threshold, ...] = (
@@ -95,80 +133,40 @@ THRESHOLDS: tuple[Threshold, ...] = (
         "the output follows the head's motion. A character's different proportions bias "
         "landmark pose by a constant amount, which this leaves out (the offset is in the notes).",
     ),
-    Threshold(
-        key="mouth_error",
-        label="Mouth opening error",
-        unit="IOD",
-        good=0.02,
-        bad=0.04,
-        higher_is_better=False,
-        problem="mouth",
-        source="issue 3 target (<= 0.02)",
-        meaning="Mean |mouth opening output - plate| over the inter-ocular distance.",
-    ),
-    Threshold(
-        key="eye_error",
-        label="Eye opening error",
-        unit="IOD",
-        good=0.008,
-        bad=0.016,
-        higher_is_better=False,
-        problem="eyes",
-        source="issue 3 target (<= 0.008)",
-        meaning="Mean |eye opening output - plate| over the inter-ocular distance.",
-    ),
-    Threshold(
-        key="mouth_following_error",
-        label="Mouth following error",
-        unit="IOD",
-        good=0.02,
-        bad=0.04,
-        higher_is_better=False,
-        problem="",
-        source="facecast's own bound (the mouth target's)",
-        meaning="Mouth opening error after removing the shot's median signed offset: how well "
+    MOUTH_TARGET,
+    EYE_TARGET,
+    _own_bound(
+        MOUTH_TARGET,
+        "mouth_following_error",
+        "Mouth following error",
+        "Mouth opening error after removing the shot's median signed offset: how well "
         "the output's mouth follows the actor's as it opens and closes. The landmark reader "
         "can place a character's lips a constant amount higher or lower than an actor's on "
         "the same opening; this leaves that out (the offset is in the notes).",
     ),
-    Threshold(
-        key="eye_following_error",
-        label="Eye following error",
-        unit="IOD",
-        good=0.008,
-        bad=0.016,
-        higher_is_better=False,
-        problem="",
-        source="facecast's own bound (the eye target's)",
-        meaning="Eye opening error after removing the shot's median signed offset: how well "
+    _own_bound(
+        EYE_TARGET,
+        "eye_following_error",
+        "Eye following error",
+        "Eye opening error after removing the shot's median signed offset: how well "
         "the output's eyes follow the actor's blinks and squints. A character's lids and brows "
         "around the actor's eyes move the landmark reader by a constant amount, which this "
         "leaves out (the offset is in the notes).",
     ),
-    Threshold(
-        key="mouth_local_error",
-        label="Mouth error, read alone",
-        unit="IOD",
-        good=0.02,
-        bad=0.04,
-        higher_is_better=False,
-        problem="",
-        source="facecast's own bound (the mouth target's)",
-        meaning="Mouth opening error with only the output's mouth region pasted into the plate "
+    _own_bound(
+        MOUTH_TARGET,
+        "mouth_local_error",
+        "Mouth error, read alone",
+        "Mouth opening error with only the output's mouth region pasted into the plate "
         "frame: the landmark reader places every point from the whole face, so the "
         "character's nose and cheeks move its lip points; this reading leaves them out "
         "and shows what the swap did to the mouth itself.",
     ),
-    Threshold(
-        key="eye_local_error",
-        label="Eye error, read alone",
-        unit="IOD",
-        good=0.008,
-        bad=0.016,
-        higher_is_better=False,
-        problem="",
-        source="facecast's own bound (the eye target's)",
-        meaning="Eye opening error with only the output's eye regions (lids and lashes, not "
+    _own_bound(
+        EYE_TARGET,
+        "eye_local_error",
+        "Eye error, read alone",
+        "Eye opening error with only the output's eye regions (lids and lashes, not "
         "the brows) pasted into the plate frame: the character's brows, nose and cheeks "
         "around the actor's eyes move the landmark reader's lid points; this reading leaves "
         "them out and shows what the swap did to the eyes themselves.",
