@@ -57,6 +57,14 @@ def swap_command(
             help="Eyeglass frames of an actor who wears them stay in front of the character.",
         ),
     ] = True,
+    foreground: Annotated[
+        bool,
+        typer.Option(
+            "--foreground/--no-foreground",
+            help="What is coloured unlike skin in front of the face (a glow, a light streak) "
+            "stays in front of the character.",
+        ),
+    ] = True,
     report: Annotated[
         Path | None,
         typer.Option(
@@ -78,6 +86,7 @@ def swap_command(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Replace the actor's face in PLATE with CHARACTER; write OUTPUT, its manifest and matte."""
+    from facecast.composite.compositor import CompositeSettings
     from facecast.render import RenderSettings, render_shot
 
     if track is not None and all_faces:
@@ -100,6 +109,7 @@ def swap_command(
         glasses=glasses,
         codec=codec,
         crf=crf,
+        composite=CompositeSettings(keep_foreground=foreground),
         **({} if encoder_threads is None else {"encoder_threads": encoder_threads}),
     )
     result = render_shot(

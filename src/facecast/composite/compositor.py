@@ -1,9 +1,11 @@
 """Put one engine face layer into a plate frame: matte, relight, blend, paste back.
 
 Order per face: the matte is the engine's coverage inside the actor's face outline, eroded and
-feathered, minus the actor's eyes and mouth opening and minus occluders (hands); the render is
-relit with the plate's low frequencies; the two are blended with a Laplacian pyramid (or a plain
-feather) inside the box; pixels beyond the blend's reach stay the plate's exactly.
+feathered, minus the actor's eyes and mouth opening, minus occluders (hands) and minus what is
+coloured unlike skin in front of the face (`facecast.composite.foreground`); the render is
+relit with the plate's low frequencies (the foreground left out); the two are blended with a
+Laplacian pyramid (or a plain feather) inside the box; pixels beyond the blend's reach stay the
+plate's exactly.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from facecast.analysis.face import Face
 from facecast.composite.blend import blend_reach, laplacian_blend
+from facecast.composite.foreground import foreground_mask
 from facecast.composite.grid import grow, shrink
 from facecast.composite.light import transfer_lighting
 from facecast.composite.pixelwise import mix
@@ -60,6 +63,10 @@ class CompositeSettings:
         ``"laplacian"`` (pyramid, default) or ``"feather"`` (plain alpha over).
     pyramid_levels
         Depth of the Laplacian pyramid.
+    keep_foreground
+        Keep what is coloured unlike skin in front of the face (a glow, a light streak, a
+        coloured prop: `facecast.composite.foreground`) as the plate's, out of the matte and
+        out of the light transfer.
 
     Notes
     -----
@@ -97,6 +104,7 @@ class CompositeSettings:
     eye_ring: float = 0.6
     mouth_ring: float = 0.6
     opening_light_scale: float = 0.02
+    keep_foreground: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -297,6 +305,32 @@ def _brows_and_eyes(
     return _erode_and_feather(mask.astype(np.float32), -margin, margin / 2)
 
 
+def _foreground(
+    plate_box: np.ndarray, layer: FaceLayer, face: Face, inside: np.ndarray, margin: float
+) -> np.ndarray | None:
+    """``float32 (h, w)`` in [0, 1]: what is coloured unlike skin in front of the face
+    (`foreground_mask`), never on the actor's eyes and lips grown by `margin` pixels or on what
+    the engine keeps of the plate; ``None`` when nothing is."""
+    exclude = _eyes_and_lips(face.landmarks, layer.box, margin)
+    if layer.keep_plate is not None:
+        exclude = np.maximum(exclude, layer.keep_plate)
+    in_front = foreground_mask(plate_box, inside, exclude)
+    return in_front if bool((in_front > 1e-3).any()) else None
+
+
+def _eyes_and_lips(landmarks: np.ndarray, box: tuple[int, int, int, int], margin: float):
+    """``float32 (h, w)`` in [0, 1]: the actor's eye openings and lips (outer contour) of
+    ``landmarks (478, 3)`` in `box`, grown by `margin` pixels and softened over half of it."""
+    x0, y0, x1, y1 = box
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    polygons = [
+        np.round((landmarks[contour(name), :2] - (x0, y0)) * 16).astype(np.int32)
+        for name in ("left_eye", "right_eye", "lips_outer")
+    ]
+    cv2.fillPoly(mask, polygons, 1, cv2.LINE_AA, 4)
+    return _erode_and_feather(mask.astype(np.float32), -margin, margin / 2)
+
+
 def _warped_plate(plate_box: np.ndarray, layer: FaceLayer) -> np.ndarray:
     """The plate as the engine's moved geometry sees it (``plate_box`` itself when unmoved)."""
     if layer.plate_warp is None:
@@ -334,6 +368,11 @@ def composite_face(
     skin = inside
     if layer.keep_plate is not None:
         skin = inside * (layer.keep_plate < 0.05)
+    if settings.keep_foreground:
+        in_front = _foreground(plate_box, layer, face, inside, settings.feature_margin * width)
+        if in_front is not None:
+            matte *= 1.0 - in_front
+            skin = skin * (1.0 - in_front)
     rim = rim_weight = None
     if settings.rim_scale > 0:
         rim, rim_weight = _rim_regions(inside, face.landmarks, layer.box, width, settings)
