@@ -311,11 +311,13 @@ def _foreground(
     """``float32 (h, w)`` in [0, 1]: what is coloured unlike skin in front of the face
     (`foreground_mask`), never on the actor's eyes and lips grown by `margin` pixels or on what
     the engine keeps of the plate; ``None`` when nothing is."""
-    exclude = _eyes_and_lips(face.landmarks, layer.box, margin)
+    in_front = foreground_mask(plate_box, inside)
+    if in_front is None:
+        return None
+    in_front *= 1.0 - _eyes_and_lips(face.landmarks, layer.box, margin)
     if layer.keep_plate is not None:
-        exclude = np.maximum(exclude, layer.keep_plate)
-    in_front = foreground_mask(plate_box, inside, exclude)
-    return in_front if bool((in_front > 1e-3).any()) else None
+        in_front *= 1.0 - layer.keep_plate
+    return in_front
 
 
 def _eyes_and_lips(landmarks: np.ndarray, box: tuple[int, int, int, int], margin: float):
