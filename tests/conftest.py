@@ -51,3 +51,18 @@ def assert_one_line_error(result, *fragments: str) -> None:
     assert "Traceback" not in result.stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def trimmed_plate(source: Path, frames: range, path: Path) -> Path:
+    """Write the `frames` of plate `source` to `path` (lossless FFV1) and return `path`."""
+    from facecast.media import VideoWriter, open_plate
+
+    plate = open_plate(source)
+    info = plate.info
+    with VideoWriter(path, info.width, info.height, info.fps, codec="ffv1") as writer:
+        for index, frame in enumerate(plate.frames()):
+            if index in frames:
+                writer.write(frame)
+            if index >= frames.stop:
+                break
+    return path

@@ -16,7 +16,7 @@ import pytest
 from facecast.analysis import analyze_plate
 from facecast.analysis.eyewear import GLASSES_THRESHOLD, frame_mask, wears_glasses
 from facecast.character.asset import create_character
-from facecast.media import VideoWriter, open_plate
+from facecast.media import open_plate
 from facecast.render import RenderSettings, render_shot
 
 CONSENT = Path(__file__).resolve().parents[1] / "examples" / "consent_london_004.toml"
@@ -24,24 +24,13 @@ CONSENT = Path(__file__).resolve().parents[1] / "examples" / "consent_london_004
 GLASSES_FRAMES = range(140, 176)
 
 
-def _trimmed(source: Path, frames: range, path: Path) -> Path:
-    plate = open_plate(source)
-    info = plate.info
-    with VideoWriter(path, info.width, info.height, info.fps, codec="ffv1") as writer:
-        for index, frame in enumerate(plate.frames()):
-            if index in frames:
-                writer.write(frame)
-            if index >= frames.stop:
-                break
-    return path
-
-
 @pytest.fixture(scope="module")
 def glasses_plate(tmp_path_factory) -> Path:
-    from conftest import find_data
+    from conftest import find_data, trimmed_plate
 
     folder = tmp_path_factory.mktemp("eyewear")
-    return _trimmed(find_data("plates/tears_of_steel_10s.mp4"), GLASSES_FRAMES, folder / "p.mkv")
+    source = find_data("plates/tears_of_steel_10s.mp4")
+    return trimmed_plate(source, GLASSES_FRAMES, folder / "p.mkv")
 
 
 def test_only_the_glasses_wearer_is_found(data):

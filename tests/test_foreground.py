@@ -18,23 +18,11 @@ from facecast.analysis import FaceAnalyzer, analyze_plate
 from facecast.character.asset import create_character
 from facecast.composite.compositor import CompositeSettings, face_outline_mask, to_unit_float
 from facecast.composite.foreground import foreground_mask
-from facecast.media import VideoWriter, open_plate
+from facecast.media import open_plate
 from facecast.render import RenderSettings, render_shot
 
 CONSENT = Path(__file__).resolve().parents[1] / "examples" / "consent_london_004.toml"
 GLOW_FRAMES = range(150, 177)
-
-
-def _trimmed(source: Path, frames: range, path: Path) -> Path:
-    plate = open_plate(source)
-    info = plate.info
-    with VideoWriter(path, info.width, info.height, info.fps, codec="ffv1") as writer:
-        for index, frame in enumerate(plate.frames()):
-            if index in frames:
-                writer.write(frame)
-            if index >= frames.stop:
-                break
-    return path
 
 
 def _face_foreground(frame: np.ndarray, landmarks: np.ndarray) -> float:
@@ -74,10 +62,10 @@ def test_grey_scale_plate_has_no_foreground(data):
 
 @pytest.fixture(scope="module")
 def glow_plate(tmp_path_factory) -> Path:
-    from conftest import find_data
+    from conftest import find_data, trimmed_plate
 
     folder = tmp_path_factory.mktemp("foreground")
-    return _trimmed(find_data("plates/tears_of_steel_10s.mp4"), GLOW_FRAMES, folder / "p.mkv")
+    return trimmed_plate(find_data("plates/tears_of_steel_10s.mp4"), GLOW_FRAMES, folder / "p.mkv")
 
 
 @pytest.fixture(scope="module")
