@@ -296,12 +296,27 @@ def _brows_and_eyes(
 ) -> np.ndarray:
     """``float32 (h, w)`` in [0, 1]: the hull of each brow with its eye, grown by `margin`
     pixels and softened over half of it."""
+    sides = [
+        landmarks[np.concatenate([contour(f"{side}_eyebrow"), contour(f"{side}_eye")]), :2]
+        for side in ("left", "right")
+    ]
+    return _grown_polygons(sides, box, margin, hulls=True)
+
+
+def _grown_polygons(
+    polygons: list[np.ndarray], box: tuple[int, int, int, int], margin: float, hulls: bool = False
+) -> np.ndarray:
+    """``float32 (h, w)`` in [0, 1]: the ``(K, 2)`` frame-pixel `polygons` (or, with `hulls`,
+    their convex hulls) filled in `box` with anti-aliased edges, grown by `margin` pixels and
+    softened over half of it."""
     x0, y0, x1, y1 = box
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    for side in ("left", "right"):
-        indices = np.concatenate([contour(f"{side}_eyebrow"), contour(f"{side}_eye")])
-        hull = cv2.convexHull(np.round((landmarks[indices, :2] - (x0, y0)) * 16).astype(np.int32))
-        cv2.fillConvexPoly(mask, hull, 1, cv2.LINE_AA, 4)
+    fixed = [np.round((polygon - (x0, y0)) * 16).astype(np.int32) for polygon in polygons]
+    if hulls:
+        for points in fixed:
+            cv2.fillConvexPoly(mask, cv2.convexHull(points), 1, cv2.LINE_AA, 4)
+    else:
+        cv2.fillPoly(mask, fixed, 1, cv2.LINE_AA, 4)
     return _erode_and_feather(mask.astype(np.float32), -margin, margin / 2)
 
 
@@ -323,14 +338,8 @@ def _foreground(
 def _eyes_and_lips(landmarks: np.ndarray, box: tuple[int, int, int, int], margin: float):
     """``float32 (h, w)`` in [0, 1]: the actor's eye openings and lips (outer contour) of
     ``landmarks (478, 3)`` in `box`, grown by `margin` pixels and softened over half of it."""
-    x0, y0, x1, y1 = box
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    polygons = [
-        np.round((landmarks[contour(name), :2] - (x0, y0)) * 16).astype(np.int32)
-        for name in ("left_eye", "right_eye", "lips_outer")
-    ]
-    cv2.fillPoly(mask, polygons, 1, cv2.LINE_AA, 4)
-    return _erode_and_feather(mask.astype(np.float32), -margin, margin / 2)
+    names = ("left_eye", "right_eye", "lips_outer")
+    return _grown_polygons([landmarks[contour(name), :2] for name in names], box, margin)
 
 
 def _warped_plate(plate_box: np.ndarray, layer: FaceLayer) -> np.ndarray:

@@ -92,29 +92,28 @@ def foreground_mask(plate: np.ndarray, skin: np.ndarray) -> np.ndarray | None:
         pixel of the skin reaches ``FOREGROUND_CHROMA[0]`` (the usual case, and cheap).
     """
     low, high = FOREGROUND_CHROMA
-    if not _any_above(plate, skin, SEARCH_GRID, low):
+    score, on_grid = _scores(plate, skin, SEARCH_GRID)
+    if score is None or not bool((score[on_grid] >= low).any()):
         return None
-    factor = GRID if min(skin.shape) >= 16 * GRID else 1
-    score, _ = _scores(plate, skin, factor)
+    score, _ = _scores(plate, skin, GRID)
     share = np.clip((score - low) / (high - low), 0.0, 1.0)
     share = cv2.GaussianBlur(share, (0, 0), 1.0)
-    return np.clip(grow(share, skin.shape, factor), 0.0, 1.0).astype(np.float32)
+    return np.clip(grow(share, skin.shape, _grid_factor(skin.shape, GRID)), 0.0, 1.0)
 
 
-def _any_above(plate: np.ndarray, skin: np.ndarray, factor: int, level: float) -> bool:
-    """Whether any skin cell of a grid `factor` times coarser scores `level` or more."""
-    factor = max(1, min(factor, min(skin.shape) // 16))
-    score, on_grid = _scores(plate, skin, factor)
-    return score is not None and bool((score[on_grid] >= level).any())
+def _grid_factor(shape: tuple[int, ...], wanted: int) -> int:
+    """`wanted`, or less for a box under 16 cells a side."""
+    return max(1, min(wanted, min(shape[:2]) // 16))
 
 
 def _scores(
     plate: np.ndarray, skin: np.ndarray, factor: int
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """`chroma_off_skin` of ``plate (h, w, 3)`` on a grid `factor` times coarser, and
-    ``bool`` the skin on that grid (each cell's first pixel of ``skin (h, w)``)."""
+    """`chroma_off_skin` of ``plate (h, w, 3)`` on a grid about `factor` times coarser
+    (`_grid_factor`), and ``bool`` the skin on that grid (each cell's first pixel of
+    ``skin (h, w)``)."""
+    factor = _grid_factor(skin.shape, factor)
     small = np.ascontiguousarray(shrink(plate, factor), dtype=np.float32)
     on_grid = skin[::factor, ::factor] > 0.5
-    return chroma_off_skin(
-        cv2.cvtColor(small, cv2.COLOR_RGB2Lab), on_grid.astype(np.float32)
-    ), on_grid
+    score = chroma_off_skin(cv2.cvtColor(small, cv2.COLOR_RGB2Lab), on_grid.astype(np.float32))
+    return score, on_grid
