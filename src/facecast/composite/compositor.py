@@ -3,7 +3,7 @@
 Order per face: the matte is the engine's coverage inside the actor's face outline, eroded and
 feathered, minus the actor's eyes and mouth opening, minus occluders (hands) and minus what is
 coloured unlike skin in front of the face (`facecast.composite.foreground`); the render is
-relit with the plate's low frequencies (the foreground left out); the two are blended with a
+relit with the plate's low frequencies (hands and the foreground left out); the two are blended with a
 Laplacian pyramid (or a plain feather) inside the box; pixels beyond the blend's reach stay the
 plate's exactly.
 """
@@ -379,6 +379,9 @@ def composite_face(
     skin = inside
     if layer.keep_plate is not None:
         skin = inside * (layer.keep_plate < 0.05)
+    if occluder is not None:
+        x0, y0, x1, y1 = layer.box
+        skin = skin * (1.0 - occluder[y0:y1, x0:x1])  # a hand's colour is not the face's light
     if settings.keep_foreground:
         in_front = _foreground(plate_box, layer, face, inside, settings.feature_margin * width)
         if in_front is not None:
