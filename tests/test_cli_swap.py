@@ -99,6 +99,27 @@ def test_swap_refuses_to_overwrite_its_plate(tmp_path, character_dir, data):
     assert plate.read_bytes() == before
 
 
+@pytest.mark.parametrize("option", ["-o", "--matte"])
+def test_swap_refuses_an_output_or_matte_that_is_neither_video_nor_folder(
+    tmp_path, character_dir, data, option
+):
+    """A `--matte matte.png` was written as a folder named matte.png; now it is refused
+    before any work, as an `-o out.avi` was."""
+    paths = {"-o": tmp_path / "out.mp4", "--matte": tmp_path / "matte.mkv"}
+    paths[option] = tmp_path / "alpha.png"
+    args = [a for pair in paths.items() for a in pair]
+    result = facecast(
+        "swap",
+        data("plates/weekly_address_clip1.mp4"),
+        "--character",
+        character_dir,
+        *args,
+        "--no-progress",
+    )
+    assert_one_line_error(result, "alpha.png", "unsupported", "extension '.png'")
+    assert not any(tmp_path.iterdir())
+
+
 def test_swap_with_unknown_track(tmp_path, character_dir, data):
     result = facecast(
         "swap",

@@ -167,18 +167,21 @@ def choose_tracks(tracks: ShotTracks, track: int | None, all_faces: bool, plate:
 
 
 def _check_paths(plate: Path, output: Path, matte: Path | None) -> None:
-    """Refuse to overwrite an input or to write a matte over the output."""
+    """Refuse to overwrite an input, to write a matte over the output, or an output or matte
+    whose extension is neither a video container nor none (a folder)."""
     resolved = plate.resolve()
     for target in filter(None, (output, matte)):
         if target.resolve() == resolved:
             raise MediaError("output would overwrite the plate; choose another path", target)
     if matte is not None and matte.resolve() == output.resolve():
         raise MediaError("matte and output are the same path", matte)
-    if output.suffix.lower() not in VIDEO_SUFFIXES and output.suffix:
-        raise MediaError(
-            f"unsupported output extension {output.suffix!r} (use .mp4/.mov/.mkv or a folder)",
-            output,
-        )
+    for target, what in ((output, "output"), (matte, "matte")):
+        if target is not None and target.suffix and target.suffix.lower() not in VIDEO_SUFFIXES:
+            raise MediaError(
+                f"unsupported {what} extension {target.suffix!r} "
+                "(use .mp4/.mov/.mkv, or a folder without an extension for an image sequence)",
+                target,
+            )
 
 
 def _matte_writer(path: Path, plate: Plate, threads: int) -> VideoWriter | SequenceWriter:
