@@ -29,7 +29,7 @@ from safetensors.numpy import load_file, save_file
 
 from facecast.character.consent import ConsentRecord, load_consent
 from facecast.character.texture import FaceTexture, build_texture
-from facecast.errors import CharacterError, FaceNotFoundError, MediaError
+from facecast.errors import CharacterError, FaceNotFoundError
 from facecast.media import read_image, write_image
 from facecast.mesh.frontal import interocular, normalized_shape
 from facecast.provenance.manifest import sha256_file
@@ -134,13 +134,14 @@ def _load_reference(path: Path, analyzer) -> tuple[np.ndarray, np.ndarray, np.nd
     """
     from facecast.media import to_uint8
 
-    try:
-        image = _bounded(to_uint8(read_image(path)))
-    except MediaError:
-        raise
+    photo = to_uint8(read_image(path))
+    image = _bounded(photo)
     faces = analyzer.detect(image)
     if not faces:
-        raise FaceNotFoundError("no face found in this reference photo", path)
+        height, width = photo.shape[:2]
+        raise FaceNotFoundError(
+            f"no face found in this reference photo ({width}x{height} px)", path
+        )
     if len(faces) > 1:
         sizes = sorted((f.size for f in faces), reverse=True)
         if sizes[1] > 0.4 * sizes[0]:
