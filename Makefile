@@ -18,13 +18,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser test will be skipped"
 
 DEMO_OUT := demo_out
-DEMO_REFS := --ref tests/data/faces/london/004/neutral.jpg --ref tests/data/faces/london/004/smiling.jpg
+DEMO_REFS := --ref tests/data/faces/london/006/neutral.jpg --ref tests/data/faces/london/006/smiling.jpg
 
 demo: env
-	$(BIN)/facecast character create $(DEMO_OUT)/london-004 $(DEMO_REFS) \
-		--consent examples/consent_london_004.toml --name "London 004" --overwrite
+	$(BIN)/facecast character create $(DEMO_OUT)/london-006 $(DEMO_REFS) \
+		--consent examples/consent_london_006.toml --name "London 006" --overwrite
 	$(BIN)/facecast swap tests/data/plates/tears_of_steel_10s.mp4 \
-		--character $(DEMO_OUT)/london-004 -o $(DEMO_OUT)/tears_of_steel_swapped.mp4 \
+		--character $(DEMO_OUT)/london-006 -o $(DEMO_OUT)/tears_of_steel_swapped.mp4 \
 		--matte $(DEMO_OUT)/tears_of_steel_matte.mp4 --report $(DEMO_OUT)/report
 
 test: env browser
