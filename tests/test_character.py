@@ -129,7 +129,8 @@ def test_reference_without_a_face_is_refused_by_name(tmp_path, data):
     street = next(frame for index, frame in enumerate(plate.frames()) if index == 10)
     photo = tmp_path / "street.png"
     write_image(photo, street)
-    with pytest.raises(FaceNotFoundError, match=r"street.png: no face found in this reference photo \(640x360 px\)"):
+    expected = r"street.png: no face found in this reference photo \(640x360 px\)"
+    with pytest.raises(FaceNotFoundError, match=expected):
         create_character(tmp_path / "c", [photo], consent_file(tmp_path))
     assert not (tmp_path / "c").exists()
 

@@ -3,9 +3,9 @@
 Order per face: the matte is the engine's coverage inside the actor's face outline, eroded and
 feathered, minus the actor's eyes and mouth opening, minus occluders (hands) and minus what is
 coloured unlike skin in front of the face (`facecast.composite.foreground`); the render is
-relit with the plate's low frequencies (hands and the foreground left out); the two are blended with a
-Laplacian pyramid (or a plain feather) inside the box; pixels beyond the blend's reach stay the
-plate's exactly.
+relit with the plate's low frequencies (hands and the foreground left out); the two are blended
+with a Laplacian pyramid (or a plain feather) inside the box; pixels beyond the blend's reach
+stay the plate's exactly.
 """
 
 from __future__ import annotations
