@@ -168,7 +168,8 @@ def _grown_hull(
     margin = int(np.ceil(grow + soft)) + 2
     x0, y0 = np.floor(points.min(axis=0)).astype(int) - margin
     x1, y1 = np.ceil(points.max(axis=0)).astype(int) + margin
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    box = (max(int(x0), 0), max(int(y0), 0), min(int(x1), width), min(int(y1), height))
+    x0, y0, x1, y1 = box
     if x1 <= x0 or y1 <= y0:
         return None
     hull = cv2.convexHull(points - np.float32([x0, y0])).reshape(-1, 2)
@@ -176,9 +177,4 @@ def _grown_hull(
     cv2.fillPoly(outside, [np.round(hull * (1 << _SHIFT)).astype(np.int32)], 0, shift=_SHIFT)
     distance = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     ramp = np.clip(0.5 + (grow - distance) / max(2.0 * soft, 1e-6), 0.0, 1.0)
-    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32), (
-        int(x0),
-        int(y0),
-        int(x1),
-        int(y1),
-    )
+    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32), box
