@@ -144,6 +144,16 @@ def test_reference_with_two_faces_is_refused(tmp_path, data):
         create_character(tmp_path / "c", [photo], consent_file(tmp_path))
 
 
+def test_a_photo_given_twice_is_refused_before_any_work(tmp_path, data):
+    photo = data("faces/london/004/neutral.jpg")
+    renamed = tmp_path / "copy_of_neutral.jpg"
+    renamed.write_bytes(photo.read_bytes())
+    expected = r"copy_of_neutral.jpg: the same photo as .*neutral.jpg \(give each reference once\)"
+    with pytest.raises(CharacterError, match=expected):
+        create_character(tmp_path / "c", [photo, renamed], consent_file(tmp_path))
+    assert not (tmp_path / "c").exists()
+
+
 def test_character_needs_consent(tmp_path, data):
     with pytest.raises(ConsentError, match="consent file does not exist"):
         create_character(

@@ -160,6 +160,21 @@ def _load_reference(path: Path, analyzer) -> tuple[np.ndarray, np.ndarray, np.nd
     return image, face.landmarks.astype(np.float32), face.pose.astype(np.float32)
 
 
+def _refuse_repeated_photos(paths: list[Path]) -> None:
+    """Refuse a photo given twice (same bytes, under any name): it would weigh twice in the
+    texture merge and the neutral shape. Missing files are left to `read_image` to name."""
+    first_seen: dict[str, Path] = {}
+    for path in paths:
+        if not path.is_file():
+            continue
+        digest = sha256_file(path)
+        if digest in first_seen:
+            raise CharacterError(
+                f"the same photo as {first_seen[digest]} (give each reference once)", path
+            )
+        first_seen[digest] = path
+
+
 def _neutrality_cost(landmarks: np.ndarray, pose: np.ndarray) -> float:
     """How far a reference is from frontal and neutral: degrees of yaw and pitch, plus 100 x the
     mouth opening over the inter-ocular distance. The cheapest one anchors the texture."""
@@ -210,6 +225,7 @@ def create_character(
     if folder.exists() and any(folder.iterdir()) and not overwrite:
         raise CharacterError("folder exists and is not empty (use --overwrite)", folder)
     character_id = _valid_id(folder.name)
+    _refuse_repeated_photos([Path(p) for p in ref_paths])
 
     from facecast.analysis import FaceAnalyzer
 
