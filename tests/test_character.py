@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -279,3 +280,35 @@ def test_rejected_patch_beside_one_eye_is_kept_but_not_one_across_both(character
     assert kept[beside[1], beside[0]]
     middle = np.round((uv[362] + uv[133]) / 2).astype(int)
     assert not kept[middle[1], middle[0]]
+
+
+def _black_and_white(source: Path, target: Path) -> Path:
+    grey = cv2.cvtColor(read_image(source), cv2.COLOR_RGB2GRAY)
+    write_image(target, np.dstack([grey] * 3))
+    return target
+
+
+def _colour_difference(texture, reference) -> np.ndarray:
+    """CIELAB a*b* distance per texel the reference texture shows well."""
+    lab, reference_lab = (cv2.cvtColor(t.image, cv2.COLOR_RGB2LAB) for t in (texture, reference))
+    shown = reference.weight > 0.5
+    return np.linalg.norm(lab[..., 1:] - reference_lab[..., 1:], axis=-1)[shown]
+
+
+def test_a_black_and_white_photo_gives_tone_and_the_colour_photo_colour(character, tmp_path, data):
+    """An archival black-and-white print as the most neutral reference beside a colour photo:
+    the texture keeps the colour photo's skin colour (it had come out grey: a*b* 13.4 units
+    from the all-colour texture on average), while the print still anchors it (first ref)."""
+    grey = _black_and_white(data("faces/london/004/neutral.jpg"), tmp_path / "archive_bw.png")
+    refs = [grey, data("faces/london/004/smiling.jpg")]
+    mixed = create_character(tmp_path / "mixed", refs, consent_file(tmp_path))
+    assert [(r.source_name, r.monochrome) for r in mixed.refs] == [
+        ("archive_bw.png", True),
+        ("smiling.jpg", False),
+    ]
+    assert load_character(tmp_path / "mixed").texture.monochrome == (True, False)
+    difference = _colour_difference(mixed.texture, character.texture)
+    assert difference.mean() < 4.0
+    only_grey = create_character(tmp_path / "grey", [grey], consent_file(tmp_path))
+    assert _colour_difference(only_grey.texture, character.texture).mean() > 10.0
+    assert not any(r.monochrome for r in character.refs)

@@ -57,12 +57,16 @@ class ReferencePhoto:
         Hash of the original file the user passed.
     pose
         ``(yaw, pitch, roll)`` degrees of the face in the photo.
+    monochrome
+        A black-and-white photo: it gave the texture tone and detail, not colour
+        (`facecast.character.texture.MONOCHROME_CHROMA`).
     """
 
     file: str
     source_name: str
     sha256: str
     pose: tuple[float, float, float]
+    monochrome: bool = False
 
 
 @dataclass
@@ -254,7 +258,8 @@ def create_character(
         write_image(temp / file, images[rank])
         write_image(temp / f"thumbs/ref_{rank:02d}.jpg", _thumbnail(images[rank], landmarks[rank]))
         pose = tuple(round(float(v), 2) for v in loaded[index][2])
-        refs.append(ReferencePhoto(file, source.name, sha256_file(source), pose))
+        grey = texture.monochrome[rank]
+        refs.append(ReferencePhoto(file, source.name, sha256_file(source), pose, grey))
     _write_arrays(temp, texture, np.stack(landmarks), frontal.astype(np.float32))
     manifest = {
         "format": FORMAT_NAME,
@@ -331,8 +336,14 @@ def load_character(folder: str | Path) -> Character:
     arrays = load_file(str(folder / "geometry.safetensors"))
     texture_image = read_image(folder / "texture.png").astype(np.float32) / 65535.0
     weight = cv2.imread(str(folder / "texture_weight.png"), cv2.IMREAD_UNCHANGED)
-    texture = FaceTexture(texture_image, weight.astype(np.float32) / 65535.0, arrays["uv"])
-    _check_shapes(folder, texture, arrays, len(manifest["refs"]))
+    refs = [ReferencePhoto(**{**r, "pose": tuple(r["pose"])}) for r in manifest["refs"]]
+    texture = FaceTexture(
+        texture_image,
+        weight.astype(np.float32) / 65535.0,
+        arrays["uv"],
+        tuple(r.monochrome for r in refs),
+    )
+    _check_shapes(folder, texture, arrays, len(refs))
     return Character(
         character_id=manifest["id"],
         name=manifest["name"],
@@ -340,7 +351,7 @@ def load_character(folder: str | Path) -> Character:
         texture=texture,
         ref_landmarks=arrays["ref_landmarks"],
         neutral_shape=arrays["neutral_shape"],
-        refs=[ReferencePhoto(**{**r, "pose": tuple(r["pose"])}) for r in manifest["refs"]],
+        refs=refs,
         path=folder,
         created=manifest.get("created", ""),
         file_hashes=manifest["files"],

@@ -39,6 +39,16 @@ def create_command(
         f"({character.consent.basis}, {character.consent.production}, "
         f"expires {character.consent.expires or 'never'})"
     )
+    if monochrome := [ref.source_name for ref in character.refs if ref.monochrome]:
+        colour_from = (
+            "the colour photos"
+            if len(monochrome) < len(character.refs)
+            else "the plate's light at swap time"
+        )
+        typer.echo(
+            f"black-and-white reference(s) {', '.join(monochrome)}: tone and detail only; "
+            f"the skin's colour comes from {colour_from}"
+        )
     typer.echo(f"wrote {folder}")
 
 
@@ -61,4 +71,7 @@ def show_command(
     )
     for ref in character.refs:
         yaw, pitch, _roll = ref.pose
-        typer.echo(f"ref: {ref.file} from {ref.source_name} (yaw {yaw:+.0f}, pitch {pitch:+.0f})")
+        grey = ", black-and-white: tone only" if ref.monochrome else ""
+        typer.echo(
+            f"ref: {ref.file} from {ref.source_name} (yaw {yaw:+.0f}, pitch {pitch:+.0f}{grey})"
+        )

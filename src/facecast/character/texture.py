@@ -9,7 +9,10 @@ inpainting from their surroundings and keep a low weight, so the compositor can 
 the actor's own, relit skin there; a rejected spot that clean skin encloses on every side (a
 highlight, a blemish) is no occluder and is kept as photographed, and so are the lids next to
 each eye (`LID_BAND`) and rejected patches beside one eye only (shadowed lid skin, eye
-corners: glasses span both eyes, hair comes in from the outline).
+corners: glasses span both eyes, hair comes in from the outline). A black-and-white photo
+among colour ones (an archival print) gives the texture its tone and detail but not its colour,
+which comes from the colour photos alone (`MONOCHROME_CHROMA`); with only black-and-white
+photos the texture is grey and the swap's light transfer brings in the plate's colour.
 """
 
 from __future__ import annotations
@@ -50,6 +53,13 @@ CLEAN_COVERAGE = 0.5
 #: before and after a change of encoder threads differed that much), so the opening errors
 #: did not move beyond noise.
 LID_BAND = 1.0
+#: A reference whose skin has a median CIELAB chroma (a*b* distance from grey) below this is
+#: black-and-white (an archival print, a greyscale scan): it gives the texture tone and
+#: detail, never colour. Skin in colour photos reads 10-41 (the 32 London set photos 10-23,
+#: the astronaut and Grace Hopper portraits 19 and 41); a greyscale copy of a London photo 0.0.
+#: A sepia-toned print (London 004 in sepia: 32) counts as colour, its tone matched to the
+#: first colour reference like any other colour photo.
+MONOCHROME_CHROMA = 3.0
 
 
 @dataclass
@@ -65,11 +75,15 @@ class FaceTexture:
         (0 = refilled from the surroundings).
     uv
         ``float32 (478, 2)`` texel position of every mesh landmark (iris points included).
+    monochrome
+        Per reference (in build order): True for a black-and-white photo, which gave the
+        texture its tone but not its colour (`MONOCHROME_CHROMA`).
     """
 
     image: np.ndarray
     weight: np.ndarray
     uv: np.ndarray
+    monochrome: tuple[bool, ...] = ()
 
     @property
     def size(self) -> int:
@@ -128,9 +142,18 @@ def _unwrap(
 
 
 def _match_colour(
-    colour: np.ndarray, weight: np.ndarray, target: np.ndarray, target_weight: np.ndarray
+    colour: np.ndarray,
+    weight: np.ndarray,
+    target: np.ndarray,
+    target_weight: np.ndarray,
+    channels: slice = slice(0, 3),
 ) -> np.ndarray:
-    """Shift and scale ``colour``'s Lab statistics to ``target``'s over texels both show well."""
+    """Shift and scale ``colour``'s Lab statistics to ``target``'s over texels both show well.
+
+    ``colour``, ``target``: ``float32 (S, S, 3)`` RGB in [0, 1]; ``weight``, ``target_weight``
+    ``(S, S)``. `channels` picks the Lab channels matched (``slice(0, 1)``: lightness only,
+    ``slice(1, 3)``: colour only); the others are kept.
+    """
     shared = (weight > 0.3) & (target_weight > 0.3)
     if shared.sum() < 100:
         return colour
@@ -138,8 +161,21 @@ def _match_colour(
     target_lab = cv2.cvtColor(target, cv2.COLOR_RGB2LAB)
     mean, std = lab[shared].mean(axis=0), lab[shared].std(axis=0) + 1e-3
     target_mean, target_std = target_lab[shared].mean(axis=0), target_lab[shared].std(axis=0)
-    matched = (lab - mean) * (target_std / std) + target_mean
+    matched = lab.copy()
+    matched[..., channels] = ((lab - mean) * (target_std / std) + target_mean)[..., channels]
     return np.clip(cv2.cvtColor(matched.astype(np.float32), cv2.COLOR_LAB2RGB), 0.0, 1.0)
+
+
+def is_monochrome(colour: np.ndarray, weight: np.ndarray) -> bool:
+    """Whether an unwrapped reference ``float32 (S, S, 3)`` RGB in [0, 1] is black-and-white:
+    the median CIELAB chroma of its skin (``weight (S, S)`` above 0.3) under
+    `MONOCHROME_CHROMA`."""
+    skin = weight > 0.3
+    if skin.sum() < 100:
+        skin = weight > 0
+    lab = cv2.cvtColor(colour, cv2.COLOR_RGB2LAB)
+    chroma = np.hypot(lab[..., 1], lab[..., 2])[skin]
+    return bool(chroma.size) and float(np.median(chroma)) < MONOCHROME_CHROMA
 
 
 def build_texture(
@@ -163,17 +199,19 @@ def build_texture(
     if not images or len(images) != len(landmarks):
         raise ValueError(f"need matching images and landmarks, got {len(images)}/{len(landmarks)}")
     uv = texture_layout(landmarks[0], size)
-    colours, weights, visible, facing = [], [], [], []
-    for image, points in zip(images, landmarks, strict=True):
-        colour, weight, seen, squareness = _unwrap(image, points, uv, size)
-        visible.append(seen)
-        if colours:
-            colour = _match_colour(colour, weight, colours[0], weights[0])
-            weight = weight * SECONDARY_PRIORITY
-            squareness = squareness * SECONDARY_PRIORITY
-        colours.append(colour)
-        weights.append(weight)
-        facing.append(squareness)
+    pairs = zip(images, landmarks, strict=True)
+    unwrapped = [_unwrap(image, points, uv, size) for image, points in pairs]
+    colours = [colour for colour, *_ in unwrapped]
+    weights = [weight for _, weight, *_ in unwrapped]
+    visible = [seen for *_, seen, _ in unwrapped]
+    facing = [squareness for *_, squareness in unwrapped]
+    monochrome = tuple(is_monochrome(c, w) for c, w in zip(colours, weights, strict=True))
+    tinted = [i for i, grey in enumerate(monochrome) if not grey]
+    mixed = 0 < len(tinted) < len(images)
+    for i in range(1, len(images)):
+        colours[i] = _matched(colours, weights, i, tinted[0] if mixed else 0, monochrome[i])
+        weights[i] = weights[i] * SECONDARY_PRIORITY
+        facing[i] = facing[i] * SECONDARY_PRIORITY
     merged = _soft_select(np.stack(colours), np.stack(weights))
     coverage = np.stack(visible).max(axis=0)
     coverage = np.where(_enclosed_holes(coverage, uv), 1.0, coverage)
@@ -183,7 +221,58 @@ def build_texture(
     # the lashes are no skin to fill the holes beside them with
     filled = _fill_holes(merged, np.where(lids, 0.0, coverage), uv)
     merged = np.where(lids[..., None], merged, filled)
-    return FaceTexture(merged, np.where(lids, 1.0, coverage).astype(np.float32), uv)
+    if mixed:
+        pick = list(tinted)
+        merged = _recoloured(
+            merged,
+            [colours[i] for i in pick],
+            [weights[i] for i in pick],
+            [facing[i] for i in pick],
+            np.stack([visible[i] for i in pick]).max(axis=0),
+            lids,
+            uv,
+        )
+    weight = np.where(lids, 1.0, coverage).astype(np.float32)
+    return FaceTexture(merged, weight, uv, monochrome)
+
+
+def _matched(
+    colours: list, weights: list, index: int, colour_anchor: int, monochrome: bool
+) -> np.ndarray:
+    """Reference `index`'s unwrapped colour matched to the first reference's Lab statistics,
+    or, when the photos mix colour and black-and-white, its lightness to the first and (for a
+    colour photo) its colour to `colour_anchor`, the first colour one."""
+    colour, weight = colours[index], weights[index]
+    if colour_anchor == 0:
+        return _match_colour(colour, weight, colours[0], weights[0])
+    colour = _match_colour(colour, weight, colours[0], weights[0], slice(0, 1))
+    if index == colour_anchor or monochrome:
+        return colour
+    anchor = colours[colour_anchor]
+    return _match_colour(colour, weight, anchor, weights[colour_anchor], slice(1, 3))
+
+
+def _recoloured(
+    merged: np.ndarray,
+    colours: list[np.ndarray],
+    weights: list[np.ndarray],
+    facing: list[np.ndarray],
+    seen: np.ndarray,
+    lids: np.ndarray,
+    uv: np.ndarray,
+) -> np.ndarray:
+    """``merged (S, S, 3)`` with its CIELAB colour (a*, b*) taken from the colour references
+    only (``colours``, ``weights``, ``facing``: one ``(S, S[, 3])`` each), its lightness kept
+    from all of them. Where no colour reference shows clean skin (``seen (S, S)``), the colour
+    is refilled from the skin around, as holes are (`_fill_holes`)."""
+    chroma = [cv2.cvtColor(c, cv2.COLOR_RGB2LAB)[..., 1:] for c in colours]
+    picked = _soft_select(np.stack(chroma), np.stack(weights))
+    picked = np.where(lids[..., None], _soft_select(np.stack(chroma), np.stack(facing)), picked)
+    shown = np.where(np.stack(weights).sum(axis=0) > 1e-6, seen, 0.0)
+    filled = _fill_holes(picked, np.where(lids, 0.0, shown), uv)
+    lab = cv2.cvtColor(merged, cv2.COLOR_RGB2LAB)
+    lab[..., 1:] = np.where(lids[..., None], picked, filled)
+    return np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB), 0.0, 1.0).astype(np.float32)
 
 
 def _soft_select(colours: np.ndarray, weights: np.ndarray) -> np.ndarray:
