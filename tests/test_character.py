@@ -152,6 +152,8 @@ def test_a_photo_given_twice_is_refused_before_any_work(tmp_path, data):
     expected = r"copy_of_neutral.jpg: the same photo as .*neutral.jpg \(give each reference once\)"
     with pytest.raises(CharacterError, match=expected):
         create_character(tmp_path / "c", [photo, renamed], consent_file(tmp_path))
+    with pytest.raises(CharacterError, match=r"neutral.jpg: given twice"):
+        create_character(tmp_path / "c", [photo, photo], consent_file(tmp_path))
     assert not (tmp_path / "c").exists()
 
 

@@ -173,9 +173,10 @@ def _refuse_repeated_photos(paths: list[Path]) -> None:
             continue
         digest = sha256_file(path)
         if digest in first_seen:
-            raise CharacterError(
-                f"the same photo as {first_seen[digest]} (give each reference once)", path
-            )
+            earlier = first_seen[digest]
+            same_file = earlier.resolve() == path.resolve()
+            problem = "given twice" if same_file else f"the same photo as {earlier}"
+            raise CharacterError(f"{problem} (give each reference once)", path)
         first_seen[digest] = path
 
 
