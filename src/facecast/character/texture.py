@@ -222,13 +222,12 @@ def build_texture(
     filled = _fill_holes(merged, np.where(lids, 0.0, coverage), uv)
     merged = np.where(lids[..., None], merged, filled)
     if mixed:
-        pick = list(tinted)
         merged = _recoloured(
             merged,
-            [colours[i] for i in pick],
-            [weights[i] for i in pick],
-            [facing[i] for i in pick],
-            np.stack([visible[i] for i in pick]).max(axis=0),
+            [colours[i] for i in tinted],
+            [weights[i] for i in tinted],
+            [facing[i] for i in tinted],
+            np.stack([visible[i] for i in tinted]).max(axis=0),
             lids,
             uv,
         )
