@@ -125,6 +125,27 @@ def test_unknown_format_version_is_refused(character, tmp_path):
         load_character(copy)
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda ref: ref.update(extra_key=1),
+        lambda ref: ref.pop("pose"),
+        lambda ref: ref.update(pose=[0.0, "up"]),
+    ],
+    ids=["unknown key", "no pose", "bad pose"],
+)
+def test_malformed_reference_entry_is_refused(character, tmp_path, damage):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(character.path, copy)
+    manifest = json.loads((copy / "character.json").read_text())
+    damage(manifest["refs"][0])
+    (copy / "character.json").write_text(json.dumps(manifest))
+    with pytest.raises(CharacterError, match="malformed 'refs' list"):
+        load_character(copy)
+
+
 def test_reference_without_a_face_is_refused_by_name(tmp_path, data):
     plate = open_plate(data("plates/tears_of_steel_10s.mp4"))
     street = next(frame for index, frame in enumerate(plate.frames()) if index == 10)

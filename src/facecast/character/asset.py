@@ -337,7 +337,7 @@ def load_character(folder: str | Path) -> Character:
     arrays = load_file(str(folder / "geometry.safetensors"))
     texture_image = read_image(folder / "texture.png").astype(np.float32) / 65535.0
     weight = cv2.imread(str(folder / "texture_weight.png"), cv2.IMREAD_UNCHANGED)
-    refs = [ReferencePhoto(**{**r, "pose": tuple(r["pose"])}) for r in manifest["refs"]]
+    refs = _reference_photos(folder, manifest.get("refs"))
     texture = FaceTexture(
         texture_image,
         weight.astype(np.float32) / 65535.0,
@@ -357,6 +357,18 @@ def load_character(folder: str | Path) -> Character:
         created=manifest.get("created", ""),
         file_hashes=manifest["files"],
     )
+
+
+def _reference_photos(folder: Path, entries) -> list[ReferencePhoto]:
+    """The manifest's ``refs`` list as `ReferencePhoto` records; a malformed entry (missing or
+    unknown keys, a pose that is not three numbers) is a `CharacterError`."""
+    try:
+        refs = [ReferencePhoto(**{**r, "pose": tuple(map(float, r["pose"]))}) for r in entries]
+    except (TypeError, KeyError, ValueError):
+        raise CharacterError("character.json has a malformed 'refs' list", folder) from None
+    if not refs or any(len(r.pose) != 3 for r in refs):
+        raise CharacterError("character.json has a malformed 'refs' list", folder)
+    return refs
 
 
 def _check_files(folder: Path, files: dict[str, str]) -> None:
