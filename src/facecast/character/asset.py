@@ -164,20 +164,24 @@ def _load_reference(path: Path, analyzer) -> tuple[np.ndarray, np.ndarray, np.nd
     return image, face.landmarks.astype(np.float32), face.pose.astype(np.float32)
 
 
-def _refuse_repeated_photos(paths: list[Path]) -> None:
-    """Refuse a photo given twice (same bytes, under any name): it would weigh twice in the
-    texture merge and the neutral shape. Missing files are left to `read_image` to name."""
+def _hashes_of_distinct_photos(paths: list[Path]) -> list[str]:
+    """SHA-256 of each reference file, refusing a photo given twice (same bytes, under any
+    name): it would weigh twice in the texture merge and the neutral shape. A missing file
+    gets ``""`` and is left to `read_image` to name."""
     first_seen: dict[str, Path] = {}
+    hashes = []
     for path in paths:
-        if not path.is_file():
+        digest = sha256_file(path) if path.is_file() else ""
+        hashes.append(digest)
+        if not digest:
             continue
-        digest = sha256_file(path)
         if digest in first_seen:
             earlier = first_seen[digest]
             same_file = earlier.resolve() == path.resolve()
             problem = "given twice" if same_file else f"the same photo as {earlier}"
             raise CharacterError(f"{problem} (give each reference once)", path)
         first_seen[digest] = path
+    return hashes
 
 
 def _neutrality_cost(landmarks: np.ndarray, pose: np.ndarray) -> float:
@@ -230,7 +234,7 @@ def create_character(
     if folder.exists() and any(folder.iterdir()) and not overwrite:
         raise CharacterError("folder exists and is not empty (use --overwrite)", folder)
     character_id = _valid_id(folder.name)
-    _refuse_repeated_photos([Path(p) for p in ref_paths])
+    ref_hashes = _hashes_of_distinct_photos([Path(p) for p in ref_paths])
 
     from facecast.analysis import FaceAnalyzer
 
@@ -260,7 +264,7 @@ def create_character(
         write_image(temp / f"thumbs/ref_{rank:02d}.jpg", _thumbnail(images[rank], landmarks[rank]))
         pose = tuple(round(float(v), 2) for v in loaded[index][2])
         grey = texture.monochrome[rank]
-        refs.append(ReferencePhoto(file, source.name, sha256_file(source), pose, grey))
+        refs.append(ReferencePhoto(file, source.name, ref_hashes[index], pose, grey))
     _write_arrays(temp, texture, np.stack(landmarks), frontal.astype(np.float32))
     manifest = {
         "format": FORMAT_NAME,
