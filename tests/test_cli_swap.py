@@ -70,6 +70,20 @@ def test_swap_of_plate_without_faces_writes_nothing(tmp_path, character_dir, dat
     assert [p.name for p in tmp_path.iterdir()] == ["street.mp4"]
 
 
+def test_swap_of_a_float_exr_plate_to_video_is_refused_before_any_work(tmp_path, character_dir):
+    import numpy as np
+
+    from facecast.media import SequenceWriter
+
+    plate = tmp_path / "linear"
+    with SequenceWriter(plate, extension="exr") as writer:
+        writer.write(np.full((64, 96, 3), 0.18, np.float32))
+    output = tmp_path / "out.mov"
+    result = facecast("swap", plate, "--character", character_dir, "-o", output, "--no-progress")
+    assert_one_line_error(result, "out.mov", "scene-linear (float EXR) plate")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["linear"]
+
+
 def test_swap_refuses_a_character_whose_consent_expired(tmp_path, character_dir, data):
     import shutil
 

@@ -297,3 +297,77 @@ def test_encoded_bytes_do_not_depend_on_the_machines_cores(tmp_path, data, codec
         )
         digests.add(done.stdout.strip().splitlines()[-1])
     assert len(digests) == 1, digests
+
+
+def _ten_bit_frames(data, count: int) -> list[np.ndarray]:
+    """Real plate frames as 16-bit RGB with detail below the 8-bit step (as 10-bit video has)."""
+    plate = open_plate(data("plates/weekly_address_clip1.mp4"))
+    ramp = ((np.arange(plate.info.width) % 7) * 37)[None, :, None]
+    frames = []
+    for index, frame in enumerate(plate.frames()):
+        if index == count:
+            break
+        frames.append(np.clip(frame * 239.0 + 500 + ramp, 0, 65535).astype(np.uint16))
+    return frames
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec", "stored"),
+    # the ProRes decoder hands out 12-bit samples (ProRes 4444 holds up to 12 bits)
+    [(".mkv", "ffv1", "yuv444p10le"), (".mov", "prores4444", "yuv444p12le")],
+)
+def test_a_ten_bit_video_is_read_and_written_in_sixteen_bits(tmp_path, data, suffix, codec, stored):
+    frames = _ten_bit_frames(data, 3)
+    height, width = frames[0].shape[:2]
+    source = tmp_path / f"ten_bit{suffix}"
+    with VideoWriter(source, width, height, Fraction(25), codec=codec, bit_depth=10) as writer:
+        for frame in frames:
+            writer.write(frame)
+    with av.open(str(source)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == stored
+    plate = open_plate(source)
+    assert plate.info.dtype == "uint16" and plate.info.bit_depth >= 10
+    decoded = list(plate.frames())
+    assert decoded[0].dtype == np.uint16
+    assert np.mean(decoded[0] % 257 != 0) > 0.9  # not 8-bit values scaled up
+    # the writer picks the plate's depth and, with no codec asked for, a deep codec
+    copy = tmp_path / f"copy{suffix}"
+    with open_writer(copy, plate.info) as writer:
+        for frame in decoded:
+            writer.write(frame)
+    again = list(open_plate(copy).frames())
+    error = np.sqrt(
+        np.mean([(a.astype(float) - b) ** 2 for a, b in zip(decoded, again, strict=True)])
+    )
+    eight_bit_cut = np.sqrt(np.mean([(f // 257 * 257.0 - f) ** 2 for f in decoded]))
+    if codec == "ffv1":
+        assert error == 0.0  # lossless at 10 bits
+    else:
+        assert error < 0.5 * eight_bit_cut  # ProRes keeps more than 8 bits
+
+
+def test_default_video_codec_follows_the_plates_depth(tmp_path):
+    from facecast.media import ShotInfo, default_video_codec
+
+    def info(depth: int) -> ShotInfo:
+        dtype = "uint8" if depth == 8 else "uint16"
+        return ShotInfo(tmp_path, "video", 64, 48, Fraction(24), 1, dtype, "x", bit_depth=depth)
+
+    assert [default_video_codec(Path(f"o{s}"), info(8)) for s in (".mp4", ".mov", ".mkv")] == [
+        "h264"
+    ] * 3
+    assert [default_video_codec(Path(f"o{s}"), info(10)) for s in (".mp4", ".mov", ".mkv")] == [
+        "h264",
+        "prores4444",
+        "ffv1",
+    ]
+
+
+def test_a_float_exr_plate_cannot_go_to_video(tmp_path):
+    with SequenceWriter(tmp_path / "exr", extension="exr") as writer:
+        writer.write(np.full((16, 32, 3), 0.5, np.float32))
+    plate = open_plate(tmp_path / "exr")
+    with pytest.raises(MediaError, match=r"scene-linear.*folder") as caught:
+        open_writer(tmp_path / "out.mp4", plate.info)
+    assert "out.mp4" in str(caught.value)
+    assert not (tmp_path / "out.mp4").exists()

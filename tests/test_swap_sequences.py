@@ -1,13 +1,15 @@
-"""Film plates: a 16-bit PNG sequence stays 16-bit through the swap, off-face pixels untouched."""
+"""Film plates: a 16-bit PNG sequence stays 16-bit through the swap, and a 10-bit video plate
+10-bit, with the off-face pixels untouched."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from facecast.character.asset import create_character
-from facecast.media import SequenceWriter, open_plate
+from facecast.media import SequenceWriter, VideoWriter, open_plate
 from facecast.render import RenderSettings, render_shot
 
 CONSENT = Path(__file__).resolve().parents[1] / "examples" / "consent_london_004.toml"
@@ -52,3 +54,53 @@ def test_sixteen_bit_sequence_swaps_in_sixteen_bits(tmp_path, data):
         assert not changed[outside].any()  # bit-identical off the face, no watermark here
         # sub-8-bit detail kept: values that are not multiples of 257 survive off the face
         assert np.any(after[outside] % 257 != 0)
+
+
+def _outside_the_blend(matte: np.ndarray, reach: int = 40) -> np.ndarray:
+    """``bool (H, W)``: pixels beyond `reach` of the matte's box (the blend's box-local fade)."""
+    ys, xs = np.nonzero(matte > 0)
+    outside = np.ones(matte.shape, bool)
+    outside[
+        max(ys.min() - reach, 0) : ys.max() + reach, max(xs.min() - reach, 0) : xs.max() + reach
+    ] = False
+    return outside
+
+
+def test_a_ten_bit_video_plate_swaps_in_ten_bits_with_its_audio(tmp_path, data):
+    source = open_plate(data("plates/weekly_address_clip1.mp4"))
+    info = source.info
+    plate = tmp_path / "plate10.mkv"
+    ramp = ((np.arange(info.width) % 7) * 37)[None, :, None]  # detail below the 8-bit step
+    with VideoWriter(
+        plate, info.width, info.height, info.fps, codec="ffv1", bit_depth=10, audio_from=info.path
+    ) as writer:
+        for index, frame in enumerate(source.frames()):
+            if index == FRAMES:
+                break
+            writer.write(np.clip(frame * 239.0 + 500 + ramp, 0, 65535).astype(np.uint16))
+    character = create_character(
+        tmp_path / "c", [data("faces/london/004/neutral.jpg")], CONSENT
+    ).path
+    output, matte = tmp_path / "out.mkv", tmp_path / "matte.mkv"
+    result = render_shot(
+        plate,
+        character,
+        output,
+        matte=matte,
+        progress=False,
+        settings=RenderSettings(watermark=False, hands=False),
+    )
+    assert result.swapped_frames == FRAMES
+    written = open_plate(output).info
+    assert (written.dtype, written.bit_depth, written.codec) == ("uint16", 10, "ffv1")
+    assert written.frame_count == FRAMES and written.audio_streams == 1
+    manifest = json.loads(result.manifest.read_text())
+    assert manifest["outputs"]["video"]["pixel_format"] == "yuv444p10le"
+    assert manifest["plate"]["bit_depth"] == 10
+    frames = (open_plate(path).frames() for path in (plate, output, matte))
+    for before, after, alpha in zip(*frames, strict=True):
+        changed = np.any(before != after, axis=2)
+        assert changed.sum() > 5000  # the face was replaced
+        outside = _outside_the_blend(alpha[..., 0])
+        assert not changed[outside].any()  # 10-bit identical off the face (FFV1 is lossless)
+        assert np.mean(after[outside] % 257 != 0) > 0.9  # not cut to 8 bits

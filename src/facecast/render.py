@@ -43,9 +43,19 @@ from facecast.composite.compositor import (
 )
 from facecast.engines import create_engine
 from facecast.errors import FaceNotFoundError, MediaError
-from facecast.media import Plate, SequenceWriter, VideoWriter, open_plate, open_writer, to_uint8
+from facecast.media import (
+    Plate,
+    SequenceWriter,
+    ShotInfo,
+    VideoWriter,
+    check_video_output,
+    default_video_codec,
+    open_plate,
+    open_writer,
+    to_uint8,
+)
 from facecast.media.background import BackgroundWriter, read_ahead
-from facecast.media.video import ENCODER_THREADS
+from facecast.media.video import ENCODER_THREADS, pixel_format
 from facecast.provenance.manifest import (
     MANIFEST_FORMAT,
     MANIFEST_VERSION,
@@ -142,6 +152,8 @@ class RenderResult:
     seconds: dict = field(default_factory=dict)
     #: the target tracks whose eyeglass frames were kept in front of the character
     glasses_tracks: list[int] = field(default_factory=list)
+    #: how the output was written (`_encoding`): codec and pixel format, or format and dtype
+    encoding: dict = field(default_factory=dict)
 
 
 def choose_tracks(tracks: ShotTracks, track: int | None, all_faces: bool, plate: Path) -> list[int]:
@@ -285,6 +297,15 @@ def _finished_frame(
     return (output, _matte_pixels(matte_writer, matte)), swapped
 
 
+def _encoding(output: Path, info: ShotInfo, codec: str | None) -> dict:
+    """How the output was written: ``{"codec", "pixel_format"}`` of a video file, or the image
+    format and sample type of a sequence."""
+    if output.suffix:
+        codec = codec or default_video_codec(output, info)
+        return {"codec": codec, "pixel_format": pixel_format(codec, info.bit_depth)}
+    return {"codec": codec or "png", "dtype": info.dtype}
+
+
 def _pasted(new: np.ndarray, original: np.ndarray, changed: np.ndarray) -> np.ndarray:
     """``new`` where ``changed (h, w) bool`` is set, ``original`` elsewhere; both ``(h, w, 3)``
     of one dtype. Same as ``np.where(changed[..., None], new, original)``, forty times faster
@@ -358,6 +379,8 @@ def render_shot(
     character = load_character(character_dir)
     character.consent.require_valid(Path(character_dir) / "consent.toml")
     plate = open_plate(plate_path)
+    if output.suffix:
+        check_video_output(output, plate.info)
 
     started = time.perf_counter()
     tracks = _load_or_analyze(plate, tracks_file, progress, settings.hands)
@@ -410,6 +433,7 @@ def render_shot(
     timings["render"] = time.perf_counter() - started
 
     credentials = _finish_output(unsigned, output, render_id, character, signing)
+    encoding = _encoding(output, plate.info, settings.codec)
     manifest = {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
@@ -423,7 +447,7 @@ def render_shot(
         "versions": versions,
         "plate": plate.info.to_dict(),
         "outputs": {
-            "video": {"path": output.name, "sha256": sha256_file(output)},
+            "video": {"path": output.name, "sha256": sha256_file(output), **encoding},
             **(
                 {"matte": {"path": matte_path.name, "sha256": sha256_file(matte_path)}}
                 if matte_path
@@ -448,6 +472,7 @@ def render_shot(
         credentials=credentials,
         seconds=timings,
         glasses_tracks=sorted(glasses),
+        encoding=encoding,
     )
     if report_dir is not None:
         from facecast.quality import write_report

@@ -136,7 +136,8 @@ def swap_command(
         typer.echo(
             f"eyeglass frames kept in front of the character on track(s) {result.glasses_tracks}"
         )
-    typer.echo(f"output:   {result.output}")
+    written = ", ".join(str(value) for value in result.encoding.values())
+    typer.echo(f"output:   {result.output} ({written})")
     if result.matte:
         typer.echo(f"matte:    {result.matte}")
     typer.echo(f"manifest: {result.manifest}")

@@ -32,6 +32,8 @@ __all__ = [
     "SequenceWriter",
     "ShotInfo",
     "VideoWriter",
+    "check_video_output",
+    "default_video_codec",
     "open_plate",
     "open_writer",
     "read_image",
@@ -49,7 +51,7 @@ class Plate:
     def frames(self) -> Iterator[np.ndarray]:
         """Yield RGB ``(H, W, 3)`` frames in the plate's own dtype (see `ShotInfo.dtype`)."""
         if self.info.kind == "video":
-            return iter_video_frames(self.info.path, self.info.frame_count)
+            return iter_video_frames(self.info.path, self.info.frame_count, self.info.dtype)
         return iter_sequence_frames(self.info.path)
 
 
@@ -91,11 +93,18 @@ def open_writer(
 
     `threads` sets a video encoder's thread count (default `ENCODER_THREADS`).
 
-    A path with a video extension gives a `VideoWriter`; any other path is a folder for an image
-    sequence, whose format is `codec` (``png`` default, ``tiff``, ``exr``, ``jpg``).
+    A path with a video extension gives a `VideoWriter` at the plate's bit depth (codec: `codec`,
+    else `default_video_codec`); any other path is a folder for an image sequence, whose format
+    is `codec` (``png`` default, ``tiff``, ``exr``, ``jpg``).
+
+    Raises
+    ------
+    MediaError
+        For a video path when the plate is scene-linear float (EXR), which video cannot hold.
     """
     path = Path(path)
     if path.suffix.lower() in {".mp4", ".mov", ".mkv", ".m4v"}:
+        check_video_output(path, info)
         audio = info.path if copy_audio and info.kind == "video" and info.audio_streams else None
         metadata = {"timecode": info.timecode} if info.timecode else {}
         return VideoWriter(
@@ -103,7 +112,8 @@ def open_writer(
             info.width,
             info.height,
             info.fps,
-            codec=codec or "h264",
+            codec=codec or default_video_codec(path, info),
+            bit_depth=info.bit_depth,
             audio_from=audio,
             crf=crf,
             metadata=metadata,
@@ -112,6 +122,31 @@ def open_writer(
     if path.suffix:
         raise MediaError(f"unsupported output extension {path.suffix!r}", path)
     return SequenceWriter(path, extension=codec or "png")
+
+
+def check_video_output(path: Path, info: ShotInfo) -> None:
+    """Refuse a video output for a scene-linear float plate (EXR), which video cannot hold.
+
+    Raises
+    ------
+    MediaError
+        Naming `path`, when ``info.dtype`` is ``float32``.
+    """
+    if info.dtype == "float32":
+        raise MediaError(
+            "a scene-linear (float EXR) plate is written as an image sequence: "
+            "give a folder without an extension as the output",
+            path,
+        )
+
+
+def default_video_codec(path: Path, info: ShotInfo) -> str:
+    """The codec a video output gets when none is asked for: H.264 for an 8-bit plate; for a
+    deeper one (10-bit ProRes, 16-bit PNG, ...) ProRes 4444 in ``.mov``, FFV1 in ``.mkv`` and
+    10-bit H.264 otherwise, so the plate's precision is not cut to 8 bits."""
+    if info.bit_depth <= 8:
+        return "h264"
+    return {".mov": "prores4444", ".mkv": "ffv1"}.get(path.suffix.lower(), "h264")
 
 
 def to_uint8(frame: np.ndarray) -> np.ndarray:

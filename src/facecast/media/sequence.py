@@ -146,6 +146,7 @@ def probe_sequence(folder: Path, fps: Fraction = Fraction(24)) -> ShotInfo:
         frame_count=len(files),
         dtype=str(first.dtype),
         codec=_canonical_suffix(files[0]).lstrip("."),
+        bit_depth=first.dtype.itemsize * 8,
     )
 
 

@@ -7,8 +7,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
-#: Frame dtypes a reader may yield: 8-bit sources give ``uint8``, 16-bit PNG/TIFF give
-#: ``uint16`` and EXR gives ``float32`` (scene-linear), all as RGB ``(H, W, 3)``.
+#: Frame dtypes a reader may yield: 8-bit sources give ``uint8``; 16-bit PNG/TIFF and video
+#: of more than 8 bits per sample (10-bit ProRes, DNxHR HQX, 12-bit FFV1, ...) give ``uint16``
+#: (full 16-bit range); EXR gives ``float32`` (scene-linear); all as RGB ``(H, W, 3)``.
 FrameDtype = Literal["uint8", "uint16", "float32"]
 
 
@@ -36,6 +37,9 @@ class ShotInfo:
         Number of audio streams (always 0 for a sequence).
     timecode
         Start timecode ``HH:MM:SS:FF`` when the source has one.
+    bit_depth
+        Bits per sample of the source (8 for 8-bit video and images, 10 for 10-bit ProRes, 16
+        for 16-bit PNG/TIFF, 32 for float EXR); a video writer keeps at least this many.
     """
 
     path: Path
@@ -48,6 +52,7 @@ class ShotInfo:
     codec: str
     audio_streams: int = 0
     timecode: str | None = None
+    bit_depth: int = 8
 
     @property
     def duration(self) -> float:
@@ -67,4 +72,5 @@ class ShotInfo:
             "codec": self.codec,
             "audio_streams": self.audio_streams,
             "timecode": self.timecode,
+            "bit_depth": self.bit_depth,
         }

@@ -16,7 +16,7 @@ import numpy as np
 
 from facecast.errors import MediaError
 from facecast.media.limits import check_frame_size
-from facecast.media.types import ShotInfo
+from facecast.media.types import FrameDtype, ShotInfo
 
 #: Threads an encoder runs on unless told otherwise, whatever the machine: x264's and FFV1's
 #: output bytes change with their thread count (by default one per core), so a fixed count
@@ -26,11 +26,21 @@ from facecast.media.types import ShotInfo
 #: pass of weekly_address_clip1, three A/B pairs: 9.3/10.5/9.5 CPU s at 2, 10.7/10.7/9.7 at 4).
 #: A render farm raises it per render (`RenderSettings.encoder_threads`, in the manifest).
 ENCODER_THREADS = 2
+#: Packed RGB pixel formats of the frame dtypes a video is read and written in.
+_RGB_FORMATS = {"uint8": "rgb24", "uint16": "rgb48le"}
 #: Output codecs by name: (PyAV codec, pixel format, options).
 VIDEO_CODECS: dict[str, tuple[str, str, dict[str, str]]] = {
     "h264": ("libx264", "yuv420p", {"crf": "12", "preset": "medium"}),
     "prores4444": ("prores_ks", "yuv444p10le", {"profile": "4", "vendor": "apl0"}),
     "ffv1": ("ffv1", "yuv444p", {}),
+}
+#: Pixel formats for frames of more than 8 bits per sample, by codec: the deepest each encoder
+#: takes (H.264 High 10, ProRes 4444 at 10 bits) and, for FFV1, the plate's own depth rounded
+#: up to 10, 12 or 16 bits (keys: the deepest bit depth each format holds).
+DEEP_PIXEL_FORMATS: dict[str, dict[int, str]] = {
+    "h264": {16: "yuv420p10le"},
+    "prores4444": {16: "yuv444p10le"},
+    "ffv1": {10: "yuv444p10le", 12: "yuv444p12le", 16: "yuv444p16le"},
 }
 
 
@@ -69,6 +79,7 @@ def probe_video(path: Path) -> ShotInfo:
         fps = stream.average_rate or stream.guessed_rate or Fraction(24)
         frame_count = stream.frames or _count_frames(container, stream)
         timecode = stream.metadata.get("timecode") or container.metadata.get("timecode")
+        bit_depth = _bit_depth(stream)
         return ShotInfo(
             path=path,
             kind="video",
@@ -76,11 +87,20 @@ def probe_video(path: Path) -> ShotInfo:
             height=height,
             fps=Fraction(fps),
             frame_count=int(frame_count),
-            dtype="uint8",
+            dtype="uint8" if bit_depth <= 8 else "uint16",
             codec=stream.codec_context.name,
             audio_streams=len(container.streams.audio),
             timecode=timecode,
+            bit_depth=bit_depth,
         )
+
+
+def _bit_depth(stream: av.video.VideoStream) -> int:
+    """Bits per sample of a video stream's pixel format (8 when the header does not say)."""
+    pixel_format = stream.codec_context.format
+    if pixel_format is None or not pixel_format.components:
+        return 8
+    return max(component.bits for component in pixel_format.components)
 
 
 def _count_frames(container: av.container.InputContainer, stream: av.video.VideoStream) -> int:
@@ -90,8 +110,10 @@ def _count_frames(container: av.container.InputContainer, stream: av.video.Video
     return count
 
 
-def iter_video_frames(path: Path, expected_frames: int | None = None) -> Iterator[np.ndarray]:
-    """Yield every frame of a video file as ``uint8`` RGB ``(H, W, 3)``.
+def iter_video_frames(
+    path: Path, expected_frames: int | None = None, dtype: FrameDtype = "uint8"
+) -> Iterator[np.ndarray]:
+    """Yield every frame of a video file as RGB ``(H, W, 3)``.
 
     Parameters
     ----------
@@ -100,12 +122,18 @@ def iter_video_frames(path: Path, expected_frames: int | None = None) -> Iterato
     expected_frames
         Frame count promised by the header. When decoding yields fewer than 95% of them the
         file is reported as truncated rather than silently producing a short shot.
+    dtype
+        ``"uint8"``, or ``"uint16"`` (full 16-bit range) for a plate of more than 8 bits per
+        sample (`ShotInfo.dtype`), so none of its precision is lost.
 
     Raises
     ------
     MediaError
         If the file cannot be opened, a packet cannot be decoded, or the file ends early.
     """
+    if dtype not in _RGB_FORMATS:
+        raise ValueError(f"video frames are uint8 or uint16, not {dtype}")
+    rgb_format = _RGB_FORMATS[dtype]
     decoded = 0
     with _open_input(path) as container:
         if not container.streams.video:
@@ -115,7 +143,7 @@ def iter_video_frames(path: Path, expected_frames: int | None = None) -> Iterato
         try:
             for frame in container.decode(stream):
                 decoded += 1
-                yield frame.to_ndarray(format="rgb24")
+                yield frame.to_ndarray(format=rgb_format)
         except av.error.FFmpegError as error:
             raise MediaError(
                 f"decoding failed after frame {decoded} ({_ffmpeg_reason(error)})", path
@@ -129,7 +157,7 @@ def iter_video_frames(path: Path, expected_frames: int | None = None) -> Iterato
 
 
 class VideoWriter:
-    """Write ``uint8`` RGB frames to a video file, copying audio from a source file.
+    """Write RGB frames (``uint8`` or ``uint16``) to a video file, copying audio from a source.
 
     The file is written under a temporary name beside `path` and renamed only by a successful
     `close`; if the writer is left through an exception the temporary file is removed, so a
@@ -156,6 +184,11 @@ class VideoWriter:
     threads
         Encoder threads (`ENCODER_THREADS` by default). The output bytes depend on it, not on
         the machine.
+    bit_depth
+        Bits per sample of the plate. Above 8 the stream is encoded deeper
+        (`DEEP_PIXEL_FORMATS`: H.264 High 10, ProRes 4444 10-bit, FFV1 at 10, 12 or 16 bits),
+        so a 10-bit plate's off-face pixels keep their 10 bits; 8 gives the codec's 8-bit format
+        (ProRes 4444 is always 10-bit).
     """
 
     def __init__(
@@ -170,6 +203,7 @@ class VideoWriter:
         crf: int | None = None,
         metadata: dict[str, str] | None = None,
         threads: int = ENCODER_THREADS,
+        bit_depth: int = 8,
     ) -> None:
         if codec not in VIDEO_CODECS:
             raise MediaError(f"unknown codec {codec!r}; choose from {sorted(VIDEO_CODECS)}", path)
@@ -178,6 +212,7 @@ class VideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.frames_written = 0
         codec_name, pix_fmt, options = VIDEO_CODECS[codec]
+        pix_fmt = pixel_format(codec, bit_depth)
         options = dict(options)
         if crf is not None and codec == "h264":
             options["crf"] = str(crf)
@@ -205,13 +240,13 @@ class VideoWriter:
         self._audio = _AudioCopier(Path(audio_from), self._container) if audio_from else None
 
     def write(self, frame: np.ndarray) -> None:
-        """Encode one ``uint8`` RGB ``(H, W, 3)`` frame."""
-        if frame.dtype != np.uint8 or frame.shape != (self._video.height, self._video.width, 3):
-            raise ValueError(
-                f"expected uint8 ({self._video.height}, {self._video.width}, 3), "
-                f"got {frame.dtype} {frame.shape}"
-            )
-        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        """Encode one RGB ``(H, W, 3)`` frame, ``uint8`` or ``uint16`` (full 16-bit range)."""
+        shape = (self._video.height, self._video.width, 3)
+        if frame.dtype.name not in _RGB_FORMATS or frame.shape != shape:
+            raise ValueError(f"expected uint8 or uint16 {shape}, got {frame.dtype} {frame.shape}")
+        video_frame = av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(frame), format=_RGB_FORMATS[frame.dtype.name]
+        )
         video_frame.pts = self.frames_written
         self._container.mux(self._video.encode(video_frame))
         self.frames_written += 1
@@ -244,6 +279,14 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+def pixel_format(codec: str, bit_depth: int = 8) -> str:
+    """The pixel format `VideoWriter` encodes `codec` in for a plate of `bit_depth` bits."""
+    if bit_depth <= 8:
+        return VIDEO_CODECS[codec][1]
+    deep = DEEP_PIXEL_FORMATS[codec]
+    return deep[min((depth for depth in deep if depth >= bit_depth), default=max(deep))]
 
 
 def _format_for(path: Path) -> str | None:
