@@ -371,3 +371,77 @@ def test_a_float_exr_plate_cannot_go_to_video(tmp_path):
         open_writer(tmp_path / "out.mp4", plate.info)
     assert "out.mp4" in str(caught.value)
     assert not (tmp_path / "out.mp4").exists()
+
+
+def _exact_bt601(frame: av.VideoFrame) -> np.ndarray:
+    """``float64 (H, W, 3)`` RGB of a limited-range 4:2:0 BT.601 frame by the textbook formulas
+    (chroma repeated 2 x 2: the mean over the frame does not depend on the interpolation)."""
+    height, width = frame.height, frame.width
+    planes = frame.to_ndarray().astype(np.float64)
+    luma = (planes[:height] - 16) * 255 / 219
+    quarter = height // 4
+
+    def chroma(rows: np.ndarray) -> np.ndarray:
+        plane = rows.reshape(height // 2, width // 2)
+        return (np.repeat(np.repeat(plane, 2, 0), 2, 1) - 128) * 255 / 224
+
+    u, v = chroma(planes[height : height + quarter]), chroma(planes[height + quarter :])
+    rgb = np.stack([luma + 1.402 * v, luma - 0.344136 * u - 0.714136 * v, luma + 1.772 * u], -1)
+    return np.clip(rgb, 0, 255)
+
+
+def test_frames_decode_at_their_own_level_and_survive_a_round_trip(tmp_path, data):
+    path = data("plates/weekly_address_clip1.mp4")
+    with av.open(str(path)) as container:
+        first = next(container.decode(video=0))
+        assert first.format.name == "yuv420p"
+        exact = _exact_bt601(first)
+    plate = open_plate(path)
+    frames = [frame for _, frame in zip(range(8), plate.frames(), strict=False)]
+    # FFmpeg's default 4:2:0 -> RGB path read this plate 1.0-1.4 levels dark
+    assert np.abs((frames[0] - exact).mean(axis=(0, 1))).max() < 0.1
+    copy = tmp_path / "copy.mp4"
+    with open_writer(copy, plate.info) as writer:
+        for frame in frames:
+            writer.write(frame)
+    again = list(open_plate(copy).frames())
+    signed = np.mean([(b.astype(float) - a).mean() for a, b in zip(frames, again, strict=True)])
+    mse = np.mean([(b.astype(float) - a) ** 2 for a, b in zip(frames, again, strict=True)])
+    assert abs(signed) < 0.2  # was -1.2: every output darker than its plate
+    assert 10 * np.log10(255**2 / mse) > 46  # was 43.8 dB
+
+
+def test_a_bt709_plate_comes_back_tagged_and_converted_as_bt709(tmp_path, data):
+    from facecast.media import ColourTags
+
+    source = open_plate(data("plates/weekly_address_clip1.mp4"))
+    frames = [frame for _, frame in zip(range(4), source.frames(), strict=False)]
+    plate = tmp_path / "hd709.mkv"
+    with av.open(str(plate), "w") as container:  # how a camera or an NLE tags HD video
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv444p"
+        context = stream.codec_context
+        context.colorspace = context.color_primaries = context.color_trc = 1
+        context.color_range = 1
+        for index, frame in enumerate(frames):
+            yuv = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
+                format="yuv444p", dst_colorspace=1, dst_color_range=1
+            )
+            yuv.pts = index
+            container.mux(stream.encode(yuv))
+        container.mux(stream.encode(None))
+    opened = open_plate(plate)
+    assert opened.info.colour == ColourTags(matrix=1, range=1, primaries=1, transfer=1)
+    decoded = list(opened.frames())
+    copy = tmp_path / "copy.mkv"
+    with open_writer(copy, opened.info, codec="ffv1") as writer:
+        for frame in decoded:
+            writer.write(frame)
+    assert open_plate(copy).info.colour == opened.info.colour
+    with av.open(str(copy)) as container:
+        first = next(container.decode(video=0))
+        # read the output's samples as BT.709, as a tag-honouring player does
+        as_709 = first.reformat(format="rgb24", src_colorspace=1, src_color_range=1)
+        difference = as_709.to_ndarray().astype(float) - decoded[0]
+    assert np.abs(difference.mean(axis=(0, 1))).max() < 0.2
+    assert np.abs(difference).mean() < 0.5  # BT.601 untagged, read as BT.709: 2.3 (p99 9)

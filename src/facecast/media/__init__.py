@@ -22,12 +22,13 @@ from facecast.media.sequence import (
     read_image,
     write_image,
 )
-from facecast.media.types import ShotInfo
+from facecast.media.types import ColourTags, ShotInfo
 from facecast.media.video import VIDEO_CODECS, VideoWriter, iter_video_frames, probe_video
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "VIDEO_CODECS",
+    "ColourTags",
     "Plate",
     "SequenceWriter",
     "ShotInfo",
@@ -114,6 +115,7 @@ def open_writer(
             info.fps,
             codec=codec or default_video_codec(path, info),
             bit_depth=info.bit_depth,
+            colour=info.colour,
             audio_from=audio,
             crf=crf,
             metadata=metadata,

@@ -14,6 +14,44 @@ FrameDtype = Literal["uint8", "uint16", "float32"]
 
 
 @dataclass(frozen=True)
+class ColourTags:
+    """How a video's samples map to colour, as FFmpeg's codes (``AVColorSpace``,
+    ``AVColorRange``, ``AVColorPrimaries``, ``AVColorTransferCharacteristic``).
+
+    The defaults (2, 0, 2, 2) say "unspecified". A writer given a plate's tags converts RGB to
+    YUV with the plate's matrix and range and tags the stream with all four, so a player or
+    compositing package that honours the tags reads the output as it reads the plate.
+
+    Attributes
+    ----------
+    matrix
+        YUV matrix: 1 BT.709, 5 BT.470BG / 6 SMPTE 170M (BT.601), 9 BT.2020, 2 unspecified.
+    range
+        1 limited ("TV", 16-235), 2 full ("PC", 0-255), 0 unspecified.
+    primaries, transfer
+        Colour primaries and transfer curve (1 BT.709, 2 unspecified, ...); tagged only.
+    """
+
+    matrix: int = 2
+    range: int = 0
+    primaries: int = 2
+    transfer: int = 2
+
+    @property
+    def specified(self) -> bool:
+        """Whether any of the four is set."""
+        return (self.matrix, self.range, self.primaries, self.transfer) != (2, 0, 2, 2)
+
+    def to_dict(self) -> dict:
+        return {
+            "matrix": self.matrix,
+            "range": self.range,
+            "primaries": self.primaries,
+            "transfer": self.transfer,
+        }
+
+
+@dataclass(frozen=True)
 class ShotInfo:
     """What a plate is: geometry, timing, sample type and audio.
 
@@ -40,6 +78,9 @@ class ShotInfo:
     bit_depth
         Bits per sample of the source (8 for 8-bit video and images, 10 for 10-bit ProRes, 16
         for 16-bit PNG/TIFF, 32 for float EXR); a video writer keeps at least this many.
+    colour
+        The video's colour tags (matrix, range, primaries, transfer); unspecified for a
+        sequence.
     """
 
     path: Path
@@ -53,6 +94,7 @@ class ShotInfo:
     audio_streams: int = 0
     timecode: str | None = None
     bit_depth: int = 8
+    colour: ColourTags = ColourTags()
 
     @property
     def duration(self) -> float:
@@ -73,4 +115,5 @@ class ShotInfo:
             "audio_streams": self.audio_streams,
             "timecode": self.timecode,
             "bit_depth": self.bit_depth,
+            "colour": self.colour.to_dict(),
         }
