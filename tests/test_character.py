@@ -335,3 +335,21 @@ def test_a_black_and_white_photo_gives_tone_and_the_colour_photo_colour(characte
     only_grey = create_character(tmp_path / "grey", [grey], consent_file(tmp_path))
     assert _colour_difference(only_grey.texture, character.texture).mean() > 10.0
     assert not any(r.monochrome for r in character.refs)
+
+
+def test_a_phone_photo_stored_sideways_is_read_upright(character, tmp_path, data):
+    from PIL import Image
+
+    upright = read_image(data("faces/london/004/neutral.jpg"))[:, 100:-100]  # not square
+    photo = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # EXIF orientation: "turn 90 degrees clockwise to show"
+    stored = np.ascontiguousarray(np.rot90(upright))  # as a phone held upright stores it
+    Image.fromarray(stored).save(photo, exif=exif, quality=95)
+    shown = read_image(photo)
+    assert shown.shape == upright.shape
+    assert np.abs(shown.astype(float) - upright).mean() < 3  # JPEG re-encoding only
+    made = create_character(tmp_path / "c", [photo], consent_file(tmp_path))
+    neutral = next(ref for ref in character.refs if ref.source_name == "neutral.jpg")
+    # read sideways, the face was accepted with a roll of -72 degrees
+    assert np.allclose(made.refs[0].pose, neutral.pose, atol=3)

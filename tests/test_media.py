@@ -445,3 +445,18 @@ def test_a_bt709_plate_comes_back_tagged_and_converted_as_bt709(tmp_path, data):
         difference = as_709.to_ndarray().astype(float) - decoded[0]
     assert np.abs(difference.mean(axis=(0, 1))).max() < 0.2
     assert np.abs(difference).mean() < 0.5  # BT.601 untagged, read as BT.709: 2.3 (p99 9)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_images_are_turned_as_their_exif_orientation_says(tmp_path, orientation):
+    from PIL import Image, ImageOps
+
+    rng = np.random.default_rng(orientation)
+    stored = rng.integers(0, 256, (30, 50, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "photo.png"
+    Image.fromarray(stored).save(path, exif=exif)
+    with Image.open(path) as image:
+        shown = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    np.testing.assert_array_equal(read_image(path), shown)

@@ -57,6 +57,9 @@ def _canonical_suffix(path: Path) -> str:
 def read_image(path: str | Path) -> np.ndarray:
     """Read one image as RGB ``(H, W, 3)``: ``uint8``, ``uint16``, or ``float32`` for EXR.
 
+    The image is turned as its EXIF orientation says (as every photo viewer shows it); an alpha
+    channel is dropped.
+
     Raises
     ------
     MediaError
@@ -68,13 +71,13 @@ def read_image(path: str | Path) -> np.ndarray:
     if path.suffix.lower() == ".exr":
         return _read_exr(path)
     _check_header_size(path)
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    # any depth and colour type, turned upright by the EXIF orientation (a phone photo taken
+    # upright is stored sideways with orientation 6 or 8; IMREAD_UNCHANGED would ignore it)
+    image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
     if image is None:
         raise MediaError("cannot be decoded as an image", path)
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    elif image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
     else:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     if image.dtype not in _DTYPE_OF_DEPTH:
