@@ -104,3 +104,43 @@ def test_a_ten_bit_video_plate_swaps_in_ten_bits_with_its_audio(tmp_path, data):
         outside = _outside_the_blend(alpha[..., 0])
         assert not changed[outside].any()  # 10-bit identical off the face (FFV1 is lossless)
         assert np.mean(after[outside] % 257 != 0) > 0.9  # not cut to 8 bits
+
+
+def test_a_plate_shot_on_its_side_is_swapped_upright_and_stored_as_it_came(tmp_path, data):
+    import av
+
+    source = open_plate(data("plates/weekly_address_clip1.mp4"))
+    upright = [frame for _, frame in zip(range(FRAMES), source.frames(), strict=False)]
+    plate = tmp_path / "phone.mp4"  # stored on its side, with a display matrix, as phones do
+    with av.open(str(plate), "w") as container:
+        stream = container.add_stream("libx264", rate=25, options={"crf": "10"})
+        stream.width, stream.height, stream.pix_fmt = 720, 1280, "yuv420p"
+        stream.set_display_rotation(90)
+        for index, frame in enumerate(upright):
+            stored = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(frame, -1)))
+            stored.pts = index
+            container.mux(stream.encode(stored))
+        container.mux(stream.encode(None))
+    opened = open_plate(plate)
+    assert (opened.info.rotation, opened.info.width, opened.info.height) == (90, 1280, 720)
+    read = list(opened.frames())
+    assert np.abs(read[0].astype(float) - upright[0]).mean() < 2  # upright, codec loss only
+    character = create_character(
+        tmp_path / "c", [data("faces/london/004/neutral.jpg")], CONSENT
+    ).path
+    output, matte = tmp_path / "out.mp4", tmp_path / "matte.mkv"
+    result = render_shot(
+        plate, character, output, matte=matte, progress=False, settings=RenderSettings(hands=False)
+    )
+    assert result.swapped_frames == FRAMES  # the face was found: the analysis saw it upright
+    for path in (output, matte):
+        with av.open(str(path)) as container:
+            stored = container.streams.video[0].codec_context
+            assert (stored.width, stored.height) == (720, 1280)  # stored as the plate is
+        assert open_plate(path).info.rotation == 90
+    frames = (open_plate(path).frames() for path in (plate, output, matte))
+    for before, after, alpha in zip(*frames, strict=True):
+        change = np.abs(after.astype(float) - before).mean(axis=2)
+        face = alpha[..., 0] > 128
+        assert face.sum() > 5000 and change[face].mean() > 6  # replaced where the matte is
+        assert change[_outside_the_blend(alpha[..., 0])].mean() < 1.5  # watermark and codec

@@ -203,7 +203,14 @@ def _matte_writer(path: Path, plate: Plate, threads: int) -> VideoWriter | Seque
         codec = "ffv1" if path.suffix.lower() == ".mkv" else "h264"
         crf = 0 if codec == "h264" else None
         return VideoWriter(
-            path, info.width, info.height, info.fps, codec=codec, crf=crf, threads=threads
+            path,
+            info.width,
+            info.height,
+            info.fps,
+            codec=codec,
+            crf=crf,
+            threads=threads,
+            rotation=info.rotation,
         )
     return SequenceWriter(path, extension="png", stem="matte")
 

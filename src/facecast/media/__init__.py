@@ -52,7 +52,8 @@ class Plate:
     def frames(self) -> Iterator[np.ndarray]:
         """Yield RGB ``(H, W, 3)`` frames in the plate's own dtype (see `ShotInfo.dtype`)."""
         if self.info.kind == "video":
-            return iter_video_frames(self.info.path, self.info.frame_count, self.info.dtype)
+            info = self.info
+            return iter_video_frames(info.path, info.frame_count, info.dtype, info.rotation)
         return iter_sequence_frames(self.info.path)
 
 
@@ -116,6 +117,7 @@ def open_writer(
             codec=codec or default_video_codec(path, info),
             bit_depth=info.bit_depth,
             colour=info.colour,
+            rotation=info.rotation,
             audio_from=audio,
             crf=crf,
             metadata=metadata,

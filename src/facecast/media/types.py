@@ -81,6 +81,11 @@ class ShotInfo:
     colour
         The video's colour tags (matrix, range, primaries, transfer); unspecified for a
         sequence.
+    rotation
+        Quarter turns, in degrees counter-clockwise (0, 90, 180, 270), by which the file's
+        display matrix turns its stored frames upright (a phone video shot upright). Frames are
+        read upright and `width`, `height` are the upright frame's; a video writer given it
+        stores the frames as the plate does, with the same display matrix.
     """
 
     path: Path
@@ -95,6 +100,7 @@ class ShotInfo:
     timecode: str | None = None
     bit_depth: int = 8
     colour: ColourTags = ColourTags()
+    rotation: int = 0
 
     @property
     def duration(self) -> float:
@@ -116,4 +122,5 @@ class ShotInfo:
             "timecode": self.timecode,
             "bit_depth": self.bit_depth,
             "colour": self.colour.to_dict(),
+            "rotation": self.rotation,
         }

@@ -89,6 +89,9 @@ def probe_video(path: Path) -> ShotInfo:
         frame_count = stream.frames or _count_frames(container, stream)
         timecode = stream.metadata.get("timecode") or container.metadata.get("timecode")
         bit_depth = _bit_depth(stream)
+        rotation = _display_rotation(path)
+        if rotation % 180:
+            width, height = height, width
         context = stream.codec_context
         colour = ColourTags(
             int(context.colorspace),
@@ -109,7 +112,28 @@ def probe_video(path: Path) -> ShotInfo:
             timecode=timecode,
             bit_depth=bit_depth,
             colour=colour,
+            rotation=rotation,
         )
+
+
+def _display_rotation(path: Path) -> int:
+    """Counter-clockwise quarter turn (0, 90, 180, 270 degrees) of a video's display matrix,
+    read from its first frame.
+
+    Raises
+    ------
+    MediaError
+        If the matrix turns the picture by an angle that is not a multiple of 90 degrees.
+    """
+    with _open_input(path) as container:
+        try:
+            first = next(container.decode(video=0), None)
+        except av.error.FFmpegError:
+            return 0  # the decode itself reports the damage, with the frame number
+    degrees = 0.0 if first is None else float(first.rotation)
+    if abs(degrees / 90 - round(degrees / 90)) > 1e-3:
+        raise MediaError(f"display matrix turns the picture by {degrees:g} degrees", path)
+    return round(degrees / 90) % 4 * 90
 
 
 def _bit_depth(stream: av.video.VideoStream) -> int:
@@ -128,7 +152,10 @@ def _count_frames(container: av.container.InputContainer, stream: av.video.Video
 
 
 def iter_video_frames(
-    path: Path, expected_frames: int | None = None, dtype: FrameDtype = "uint8"
+    path: Path,
+    expected_frames: int | None = None,
+    dtype: FrameDtype = "uint8",
+    rotation: int = 0,
 ) -> Iterator[np.ndarray]:
     """Yield every frame of a video file as RGB ``(H, W, 3)``.
 
@@ -142,6 +169,9 @@ def iter_video_frames(
     dtype
         ``"uint8"``, or ``"uint16"`` (full 16-bit range) for a plate of more than 8 bits per
         sample (`ShotInfo.dtype`), so none of its precision is lost.
+    rotation
+        `ShotInfo.rotation`: each frame is turned upright by that many degrees
+        counter-clockwise.
 
     Raises
     ------
@@ -151,6 +181,7 @@ def iter_video_frames(
     if dtype not in _RGB_FORMATS:
         raise ValueError(f"video frames are uint8 or uint16, not {dtype}")
     rgb_format = _RGB_FORMATS[dtype]
+    turns = rotation // 90 % 4
     decoded = 0
     with _open_input(path) as container:
         if not container.streams.video:
@@ -160,9 +191,10 @@ def iter_video_frames(
         try:
             for frame in container.decode(stream):
                 decoded += 1
-                yield frame.reformat(
+                rgb = frame.reformat(
                     format=rgb_format, interpolation=_CONVERSION, threads=1
                 ).to_ndarray()
+                yield np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
         except av.error.FFmpegError as error:
             raise MediaError(
                 f"decoding failed after frame {decoded} ({_ffmpeg_reason(error)})", path
@@ -209,6 +241,9 @@ class VideoWriter:
         output reads as the plate does wherever tags are honoured (an HD BT.709 plate written
         with the encoder's default BT.601 matrix and no tags shifts colours by up to several
         levels in such a reader); unspecified tags leave the encoder's defaults.
+    rotation
+        The plate's `ShotInfo.rotation`. Frames are given upright (`width` x `height`) and
+        stored turned back, under the same display matrix, as the plate's are.
     bit_depth
         Bits per sample of the plate. Above 8 the stream is encoded deeper
         (`DEEP_PIXEL_FORMATS`: H.264 High 10, ProRes 4444 10-bit, FFV1 at 10, 12 or 16 bits),
@@ -230,6 +265,7 @@ class VideoWriter:
         threads: int = ENCODER_THREADS,
         bit_depth: int = 8,
         colour: ColourTags | None = None,
+        rotation: int = 0,
     ) -> None:
         if codec not in VIDEO_CODECS:
             raise MediaError(f"unknown codec {codec!r}; choose from {sorted(VIDEO_CODECS)}", path)
@@ -242,6 +278,10 @@ class VideoWriter:
         options = dict(options)
         if crf is not None and codec == "h264":
             options["crf"] = str(crf)
+        self._turns = rotation // 90 % 4
+        self.width, self.height = width, height
+        if self._turns % 2:
+            width, height = height, width
         if codec == "h264" and (width % 2 or height % 2):
             raise MediaError(f"H.264 needs an even frame size, got {width}x{height}", path)
         try:
@@ -257,6 +297,8 @@ class VideoWriter:
             self._container.metadata[key] = value
         self._video = self._container.add_stream(codec_name, rate=fps, options=options)
         self._video.width, self._video.height, self._video.pix_fmt = width, height, pix_fmt
+        if self._turns:
+            self._video.set_display_rotation(self._turns * 90)
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self._video.codec_context.thread_count = threads
@@ -273,11 +315,12 @@ class VideoWriter:
 
     def write(self, frame: np.ndarray) -> None:
         """Encode one RGB ``(H, W, 3)`` frame, ``uint8`` or ``uint16`` (full 16-bit range)."""
-        shape = (self._video.height, self._video.width, 3)
+        shape = (self.height, self.width, 3)
         if frame.dtype.name not in _RGB_FORMATS or frame.shape != shape:
             raise ValueError(f"expected uint8 or uint16 {shape}, got {frame.dtype} {frame.shape}")
+        stored = np.rot90(frame, -self._turns) if self._turns else frame
         video_frame = av.VideoFrame.from_ndarray(
-            np.ascontiguousarray(frame), format=_RGB_FORMATS[frame.dtype.name]
+            np.ascontiguousarray(stored), format=_RGB_FORMATS[frame.dtype.name]
         )
         video_frame = self._to_stream_format(video_frame)
         video_frame.pts = self.frames_written
