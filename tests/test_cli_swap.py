@@ -11,7 +11,7 @@ import pytest
 
 from conftest import assert_one_line_error
 from conftest import run_facecast as facecast
-from facecast.media import open_plate, open_writer
+from facecast.media import VideoWriter, open_plate, open_writer
 
 CONSENT = Path(__file__).resolve().parents[1] / "examples" / "consent_london_004.toml"
 
@@ -157,3 +157,24 @@ def _backdate_consent(folder: Path, expires: dt.date) -> None:
     manifest["consent"]["expires"] = expires.isoformat()
     manifest["files"]["consent.toml"] = hashlib.sha256(toml.read_bytes()).hexdigest()
     (folder / "character.json").write_text(json.dumps(manifest))
+
+
+def test_swap_refuses_tracks_made_on_frames_of_another_size(tmp_path, character_dir, data):
+    import cv2
+
+    source = open_plate(data("plates/weekly_address_clip1.mp4"))
+    frames = [frame for _, frame in zip(range(6), source.frames(), strict=False)]
+    full, small = tmp_path / "full.mp4", tmp_path / "small.mp4"
+    with open_writer(full, source.info) as writer:
+        for frame in frames:
+            writer.write(frame)
+    with VideoWriter(small, 640, 360, source.info.fps) as writer:
+        for frame in frames:
+            writer.write(cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA))
+    analysed = facecast("analyze", full, "-o", tmp_path / "analysis", "--no-progress")
+    assert analysed.returncode == 0, analysed.stderr
+    tracks = tmp_path / "analysis" / "tracks.json"
+    output = tmp_path / "out.mp4"
+    result = facecast("swap", small, "--character", character_dir, "-o", output, "--tracks", tracks)
+    assert_one_line_error(result, "tracks.json", "1280x720 frames but the plate's are 640x360")
+    assert not output.exists()

@@ -508,6 +508,13 @@ def _load_or_analyze(
                 f"{plate.info.frame_count}",
                 tracks_file,
             )
+        analysed = (tracks.info.get("width"), tracks.info.get("height"))
+        if None not in analysed and analysed != (plate.info.width, plate.info.height):
+            raise MediaError(
+                f"tracks were made on {analysed[0]}x{analysed[1]} frames but the plate's are "
+                f"{plate.info.width}x{plate.info.height} (analyse this plate again)",
+                tracks_file,
+            )
         return tracks
     with ExitStack() as stack:
         stack.enter_context(_math_on_one_thread())
