@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from facecast.character.asset import create_character
-from facecast.media import SequenceWriter, VideoWriter, open_plate
+from facecast.media import SequenceWriter, VideoWriter, open_plate, read_image
 from facecast.render import RenderSettings, render_shot
 
 CONSENT = Path(__file__).resolve().parents[1] / "examples" / "consent_london_004.toml"
@@ -144,3 +144,49 @@ def test_a_plate_shot_on_its_side_is_swapped_upright_and_stored_as_it_came(tmp_p
         face = alpha[..., 0] > 128
         assert face.sum() > 5000 and change[face].mean() > 6  # replaced where the matte is
         assert change[_outside_the_blend(alpha[..., 0])].mean() < 1.5  # watermark and codec
+
+
+def test_an_anamorphic_plate_is_swapped_in_square_pixels_and_stored_squeezed(tmp_path, data):
+    import av
+    import cv2
+
+    from facecast.media.aspect import to_square
+    from facecast.quality import load_quality_models
+    from facecast.quality.dlibface import descriptor, detect_faces, landmarks
+
+    source = open_plate(data("plates/weekly_address_clip1.mp4"))
+    frames = [frame for _, frame in zip(range(FRAMES), source.frames(), strict=False)]
+    plate = tmp_path / "anamorphic.mkv"  # a 2x squeeze: stored at half width, pixel aspect 2
+    with av.open(str(plate), "w") as container:
+        stream = container.add_stream("libx264", rate=25, options={"qp": "0"})  # lossless
+        stream.width, stream.height, stream.pix_fmt = 640, 720, "yuv444p"
+        stream.codec_context.sample_aspect_ratio = 2
+        for index, frame in enumerate(frames):
+            squeezed = cv2.resize(frame, (640, 720), interpolation=cv2.INTER_AREA)
+            stored = av.VideoFrame.from_ndarray(squeezed)
+            stored.pts = index
+            container.mux(stream.encode(stored))
+        container.mux(stream.encode(None))
+    assert open_plate(plate).info.pixel_aspect == 2
+    photo = data("faces/london/004/neutral.jpg")
+    character = create_character(tmp_path / "c", [photo], CONSENT).path
+    output, matte = tmp_path / "out", tmp_path / "matte.mov"  # lossless PNG frames
+    settings = RenderSettings(watermark=False, hands=False)
+    result = render_shot(plate, character, output, matte=matte, progress=False, settings=settings)
+    assert result.swapped_frames == FRAMES
+    written = open_plate(matte).info
+    assert (written.width, written.height, written.pixel_aspect) == (640, 720, 2)
+    models = load_quality_models()
+
+    def identity(image: np.ndarray) -> np.ndarray:
+        return descriptor(models, image, landmarks(models, image, detect_faces(models, image)[0]))
+
+    wanted = identity(read_image(photo))
+    frames = (open_plate(path).frames() for path in (plate, output, matte))
+    for index, (before, after, alpha) in enumerate(zip(*frames, strict=True)):
+        changed = np.any(before != after, axis=2)
+        assert changed.sum() > 2500  # the face was replaced
+        assert not changed[_outside_the_blend(alpha[..., 0], reach=20)].any()  # plate's pixels
+        if index % 4 == 0:  # seen unsqueezed, the face is the character's
+            actor, swapped = (identity(to_square(f, written.pixel_aspect)) for f in (before, after))
+            assert np.linalg.norm(swapped - wanted) < np.linalg.norm(actor - wanted) - 0.1

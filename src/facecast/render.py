@@ -19,10 +19,12 @@ import os
 import shutil
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -54,6 +56,7 @@ from facecast.media import (
     open_writer,
     to_uint8,
 )
+from facecast.media.aspect import SquarePixelPlate, chosen_pixel_aspect, to_square, to_stored
 from facecast.media.background import BackgroundWriter, read_ahead
 from facecast.media.video import ENCODER_THREADS, pixel_format
 from facecast.provenance.manifest import (
@@ -108,6 +111,10 @@ class RenderSettings:
         Threads of the video encoder. The output bytes depend on it (x264 and FFV1 decide
         differently with more threads), not on the machine's core count; a farm node with many
         cores may raise it.
+    pixel_aspect
+        Width over height of one stored pixel, for a plate whose file does not say (a 2x
+        anamorphic scan as PNG: 2); ``None`` takes the plate's (`ShotInfo.pixel_aspect`). Faces
+        are analysed and swapped in square pixels (`facecast.media.aspect`).
     composite
         Compositing settings.
     seed
@@ -126,6 +133,7 @@ class RenderSettings:
     codec: str | None = None
     crf: int | None = None
     encoder_threads: int = ENCODER_THREADS
+    pixel_aspect: float | None = None
     composite: CompositeSettings = field(default_factory=CompositeSettings)
     seed: int = 0
 
@@ -211,6 +219,7 @@ def _matte_writer(path: Path, plate: Plate, threads: int) -> VideoWriter | Seque
             crf=crf,
             threads=threads,
             rotation=info.rotation,
+            pixel_aspect=info.pixel_aspect,
         )
     return SequenceWriter(path, extension="png", stem="matte")
 
@@ -284,24 +293,47 @@ def _finished_frame(
     watermark,
     matte_writer: VideoWriter | SequenceWriter | None,
     glasses: frozenset[int] = frozenset(),
+    pixel_aspect: Fraction = Fraction(1),
 ) -> tuple[tuple[np.ndarray, ...], bool]:
     """One frame ready for the writers (run on a swap worker): the swapped frame, watermarked
     when `watermark` is given, and the matte's pixels for `matte_writer` if there is one.
     Returns those pixels and whether a face was swapped."""
-    output, matte, swapped = _swap_frame(
-        frame,
-        faces,
-        engine,
-        settings.composite,
-        hands,
+    swap = partial(
+        _swap_frame,
+        faces=faces,
+        engine=engine,
+        settings=settings.composite,
+        hands=hands,
         with_matte=matte_writer is not None,
         glasses=glasses,
     )
+    if pixel_aspect == 1:
+        output, matte, swapped = swap(frame)
+    else:
+        output, matte, swapped = _squared_swap(frame, swap, pixel_aspect)
     if watermark is not None:
         output = watermark.apply(output)
     if matte_writer is None:
         return (output,), swapped
     return (output, _matte_pixels(matte_writer, matte)), swapped
+
+
+def _squared_swap(
+    frame: np.ndarray, swap: Callable, pixel_aspect: Fraction
+) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """`swap` (`_swap_frame` of one frame) run on the frame in square pixels, its result
+    squeezed back and pasted into the stored ``(H, W, 3)`` frame where the swap changed it;
+    the matte is squeezed back too. Returns what `_swap_frame` returns, in stored pixels."""
+    width = frame.shape[1]
+    square = to_square(frame, pixel_aspect)
+    output, matte, swapped = swap(square)
+    if matte is not None:
+        matte = np.clip(to_stored(matte, width), 0.0, 1.0)
+    if not swapped:
+        return frame, matte, False
+    changed = np.any(output != square, axis=2).astype(np.uint8)
+    touched = to_stored(changed, width) > 0  # any stored pixel the change reaches
+    return _pasted(to_stored(output, width), frame, touched), matte, True
 
 
 def _encoding(output: Path, info: ShotInfo, codec: str | None) -> dict:
@@ -389,8 +421,10 @@ def render_shot(
     if output.suffix:
         check_video_output(output, plate.info)
 
+    aspect = chosen_pixel_aspect(plate.info, settings.pixel_aspect)
     started = time.perf_counter()
-    tracks = _load_or_analyze(plate, tracks_file, progress, settings.hands)
+    square = plate if aspect == 1 else SquarePixelPlate(plate, aspect)
+    tracks = _load_or_analyze(square, tracks_file, progress, settings.hands)
     timings["analyze"] = time.perf_counter() - started
     targets = choose_tracks(tracks, settings.track, settings.all_faces, plate_path)
     tracks_digest = tracks.digest()
@@ -436,6 +470,7 @@ def render_shot(
         progress,
         threads,
         glasses=glasses,
+        pixel_aspect=aspect,
     )
     timings["render"] = time.perf_counter() - started
 
@@ -535,6 +570,7 @@ def _render_frames(
     progress: bool,
     threads: int,
     glasses: frozenset[int] = frozenset(),
+    pixel_aspect: Fraction = Fraction(1),
 ) -> int:
     """Second pass over the plate: swap, watermark and write every frame. Returns the number of
     frames in which at least one face was swapped. The tracks in `glasses` keep their eyeglass
@@ -542,7 +578,9 @@ def _render_frames(
 
     Frames are swapped by `threads` workers at once when the engine allows it
     (``engine.frame_parallel``: no state carried from frame to frame), and written in order,
-    so the output is the same for any number of threads."""
+    so the output is the same for any number of threads. With a `pixel_aspect` other than 1
+    the tracks are in square pixels and each frame is swapped in square pixels
+    (`_squared_swap`)."""
     watermark = None
     if settings.watermark:
         from facecast.provenance.watermark import WatermarkEmbedder, WatermarkKey
@@ -585,7 +623,10 @@ def _render_frames(
 
         for index, frame in enumerate(read_ahead(plate.frames())):
             faces = [f for f in _frame_faces(tracks, index) if f.track_id in target_set]
-            hands = _frame_hands(tracks, index, faces, frame, live_hands, settings.hands)
+            square = (
+                frame if pixel_aspect == 1 or live_hands is None else to_square(frame, pixel_aspect)
+            )
+            hands = _frame_hands(tracks, index, faces, square, live_hands, settings.hands)
             in_flight.append(
                 workers.submit(
                     _finished_frame,
@@ -597,6 +638,7 @@ def _render_frames(
                     watermark,
                     matte_writer,
                     glasses,
+                    pixel_aspect,
                 )
             )
             if len(in_flight) > threads:

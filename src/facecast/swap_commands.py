@@ -38,9 +38,20 @@ def swap_command(
         Path | None, typer.Option(help="Reuse tracks.json from facecast analyze.")
     ] = None,
     codec: Annotated[
-        str | None, typer.Option(help="h264 (default), prores4444, ffv1; png/tiff/exr for folders.")
+        str | None,
+        typer.Option(
+            help="h264 (default; for a plate of more than 8 bits prores4444 in .mov, ffv1 in .mkv), "
+            "prores4444, ffv1; png/tiff/exr for folders."
+        ),
     ] = None,
     crf: Annotated[int | None, typer.Option(help="H.264 quality, lower is better.")] = None,
+    pixel_aspect: Annotated[
+        float | None,
+        typer.Option(
+            help="Width over height of a stored pixel, when the plate does not say (2 for a 2x "
+            "anamorphic scan); faces are swapped in square pixels."
+        ),
+    ] = None,
     encoder_threads: Annotated[
         int | None,
         typer.Option(
@@ -109,6 +120,7 @@ def swap_command(
         glasses=glasses,
         codec=codec,
         crf=crf,
+        pixel_aspect=pixel_aspect,
         composite=CompositeSettings(keep_foreground=foreground),
         **({} if encoder_threads is None else {"encoder_threads": encoder_threads}),
     )

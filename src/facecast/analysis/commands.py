@@ -44,6 +44,13 @@ def analyze_command(
     fps: Annotated[
         str | None, typer.Option(help="Frame rate of an image sequence, e.g. 24 or 24000/1001.")
     ] = None,
+    pixel_aspect: Annotated[
+        float | None,
+        typer.Option(
+            help="Width over height of a stored pixel (2 for a 2x anamorphic squeeze; default: "
+            "the plate's). Faces are analysed in square pixels, as a swap does."
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Find, landmark and track every face of PLATE; write OUTPUT/tracks.json and debug.mp4."""
@@ -51,8 +58,12 @@ def analyze_command(
     from facecast.analysis.eyewear import wears_glasses
     from facecast.analysis.hands import OCCLUDING_HANDS, HandSearch
     from facecast.media import open_plate
+    from facecast.media.aspect import SquarePixelPlate, chosen_pixel_aspect
 
     shot = open_plate(plate, fps=_parse_fps(fps, plate))
+    aspect = chosen_pixel_aspect(shot.info, pixel_aspect)
+    if aspect != 1:
+        shot = SquarePixelPlate(shot, aspect)
     if output.exists() and not output.is_dir():
         raise MediaError("exists and is not a folder", output)
     created = not output.exists()

@@ -118,6 +118,7 @@ def open_writer(
             bit_depth=info.bit_depth,
             colour=info.colour,
             rotation=info.rotation,
+            pixel_aspect=info.pixel_aspect,
             audio_from=audio,
             crf=crf,
             metadata=metadata,

@@ -150,7 +150,19 @@ def probe_sequence(folder: Path, fps: Fraction = Fraction(24)) -> ShotInfo:
         dtype=str(first.dtype),
         codec=_canonical_suffix(files[0]).lstrip("."),
         bit_depth=first.dtype.itemsize * 8,
+        pixel_aspect=_pixel_aspect(files[0]),
     )
+
+
+def _pixel_aspect(path: Path) -> Fraction:
+    """Pixel aspect from an EXR header (``pixelAspectRatio``); 1 for other formats."""
+    if path.suffix.lower() != ".exr":
+        return Fraction(1)
+    import OpenEXR
+
+    with OpenEXR.File(str(path)) as exr:
+        ratio = float(exr.header().get("pixelAspectRatio", 1.0))
+    return Fraction(ratio).limit_denominator(1000) if ratio > 0 else Fraction(1)
 
 
 def iter_sequence_frames(folder: Path) -> Iterator[np.ndarray]:

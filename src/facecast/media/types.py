@@ -81,6 +81,9 @@ class ShotInfo:
     colour
         The video's colour tags (matrix, range, primaries, transfer); unspecified for a
         sequence.
+    pixel_aspect
+        Width over height of one stored pixel: 1 for square pixels, 2 for a 2x anamorphic
+        squeeze (from the video's sample aspect ratio or the EXR header).
     rotation
         Quarter turns, in degrees counter-clockwise (0, 90, 180, 270), by which the file's
         display matrix turns its stored frames upright (a phone video shot upright). Frames are
@@ -101,6 +104,7 @@ class ShotInfo:
     bit_depth: int = 8
     colour: ColourTags = ColourTags()
     rotation: int = 0
+    pixel_aspect: Fraction = Fraction(1)
 
     @property
     def duration(self) -> float:
@@ -123,4 +127,5 @@ class ShotInfo:
             "bit_depth": self.bit_depth,
             "colour": self.colour.to_dict(),
             "rotation": self.rotation,
+            "pixel_aspect": f"{self.pixel_aspect.numerator}/{self.pixel_aspect.denominator}",
         }

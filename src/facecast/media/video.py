@@ -99,6 +99,8 @@ def probe_video(path: Path) -> ShotInfo:
             int(context.color_primaries),
             int(context.color_trc),
         )
+        sample_aspect = Fraction(stream.sample_aspect_ratio or context.sample_aspect_ratio or 1)
+        pixel_aspect = 1 / sample_aspect if rotation % 180 else sample_aspect
         return ShotInfo(
             path=path,
             kind="video",
@@ -113,6 +115,7 @@ def probe_video(path: Path) -> ShotInfo:
             bit_depth=bit_depth,
             colour=colour,
             rotation=rotation,
+            pixel_aspect=pixel_aspect,
         )
 
 
@@ -244,6 +247,9 @@ class VideoWriter:
     rotation
         The plate's `ShotInfo.rotation`. Frames are given upright (`width` x `height`) and
         stored turned back, under the same display matrix, as the plate's are.
+    pixel_aspect
+        The plate's `ShotInfo.pixel_aspect` (of upright frames), written as the stream's sample
+        aspect ratio so an anamorphic output is displayed as its plate is.
     bit_depth
         Bits per sample of the plate. Above 8 the stream is encoded deeper
         (`DEEP_PIXEL_FORMATS`: H.264 High 10, ProRes 4444 10-bit, FFV1 at 10, 12 or 16 bits),
@@ -266,6 +272,7 @@ class VideoWriter:
         bit_depth: int = 8,
         colour: ColourTags | None = None,
         rotation: int = 0,
+        pixel_aspect: Fraction = Fraction(1),
     ) -> None:
         if codec not in VIDEO_CODECS:
             raise MediaError(f"unknown codec {codec!r}; choose from {sorted(VIDEO_CODECS)}", path)
@@ -299,6 +306,11 @@ class VideoWriter:
         self._video.width, self._video.height, self._video.pix_fmt = width, height, pix_fmt
         if self._turns:
             self._video.set_display_rotation(self._turns * 90)
+        if pixel_aspect != 1:
+            stored_aspect = (
+                1 / Fraction(pixel_aspect) if self._turns % 2 else Fraction(pixel_aspect)
+            )
+            self._video.codec_context.sample_aspect_ratio = stored_aspect
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self._video.codec_context.thread_count = threads
