@@ -40,8 +40,8 @@ def swap_command(
     codec: Annotated[
         str | None,
         typer.Option(
-            help="h264 (default; for a plate of more than 8 bits prores4444 in .mov, ffv1 in .mkv), "
-            "prores4444, ffv1; png/tiff/exr for folders."
+            help="h264 (default; for a plate of more than 8 bits: prores4444 in .mov, ffv1 in "
+            ".mkv), prores4444, ffv1; png/tiff/exr for folders."
         ),
     ] = None,
     crf: Annotated[int | None, typer.Option(help="H.264 quality, lower is better.")] = None,
