@@ -172,8 +172,19 @@ def test_an_anamorphic_plate_is_swapped_in_square_pixels_and_stored_squeezed(tmp
     character = create_character(tmp_path / "c", [photo], CONSENT).path
     output, matte = tmp_path / "out", tmp_path / "matte.mov"  # lossless PNG frames
     settings = RenderSettings(watermark=False, hands=False)
-    result = render_shot(plate, character, output, matte=matte, progress=False, settings=settings)
+    result = render_shot(
+        plate,
+        character,
+        output,
+        matte=matte,
+        progress=False,
+        settings=settings,
+        report_dir=tmp_path / "report",
+    )
     assert result.swapped_frames == FRAMES
+    # the report reads the faces unsqueezed too (as stored, dlib found none of them)
+    assert result.report["frames"]["measured"] >= FRAMES - 1
+    assert result.report["identity"]["verdict"] == "character"
     written = open_plate(matte).info
     assert (written.width, written.height, written.pixel_aspect) == (640, 720, 2)
     models = load_quality_models()

@@ -527,6 +527,7 @@ def render_shot(
             gallery=Path(gallery) if gallery else None,
             matte=matte_path,
             progress=progress,
+            pixel_aspect=aspect,
         )
     return result
 

@@ -57,6 +57,15 @@ def to_stored(square: np.ndarray, width: int) -> np.ndarray:
     return cv2.resize(square, (width, square.shape[0]), interpolation=interpolation)
 
 
+def open_square(path, pixel_aspect: Fraction):
+    """`facecast.media.open_plate` of `path`, seen in square pixels of `pixel_aspect` (the plate
+    itself when it is 1): how the quality report reads plate, output and matte alike."""
+    from facecast.media import open_plate
+
+    plate = open_plate(path)
+    return plate if pixel_aspect == 1 else SquarePixelPlate(plate, pixel_aspect)
+
+
 @dataclass(frozen=True)
 class SquarePixelPlate:
     """A plate seen in square pixels: what the face analysis reads when pixels are not square.

@@ -17,6 +17,7 @@ import numpy as np
 
 from facecast.errors import MediaError
 from facecast.media import ShotInfo, open_plate, to_uint8
+from facecast.media.aspect import chosen_pixel_aspect, open_square
 from facecast.quality.dlibface import (
     DlibFace,
     QualityModels,
@@ -108,6 +109,7 @@ def measure_shot(
     stride: int | None = None,
     max_frames: int | None = None,
     on_frame: Callable[[int], None] | None = None,
+    pixel_aspect: float | None = None,
 ) -> ShotMeasurement:
     """Measure every frame of `output` against `plate`.
 
@@ -128,19 +130,25 @@ def measure_shot(
         Measure only the first `max_frames` frames.
     on_frame
         Called with each frame index after it is measured (progress display).
+    pixel_aspect
+        Width over height of a stored pixel (default: the plate's own). Plate, output and matte
+        are measured in square pixels (an anamorphic plate's faces unsqueezed), and every box
+        and landmark of the records is in those pixels.
 
     Raises
     ------
     MediaError
         If a file cannot be read or the frame sizes differ.
     """
-    plate_shot, output_shot = open_plate(plate), open_plate(output)
+    aspect = chosen_pixel_aspect(open_plate(plate).info, pixel_aspect)
+    plate_shot, output_shot = open_square(plate, aspect), open_square(output, aspect)
     _check_same_size(output_shot.info, plate_shot.info)
     stride = stride or default_stride(min(plate_shot.info.frame_count, max_frames or 1 << 62))
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
     track, records = _Track(), []
-    for index, (out, pla, alpha) in enumerate(_frames(output_shot, plate_shot, matte)):
+    frames = _frames(output_shot, plate_shot, None if matte is None else open_square(matte, aspect))
+    for index, (out, pla, alpha) in enumerate(frames):
         if max_frames is not None and index >= max_frames:
             break
         record = FrameMetrics(index, timecode(index, plate_shot.info.fps, plate_shot.info.timecode))
@@ -162,15 +170,14 @@ def _check_same_size(output: ShotInfo, plate: ShotInfo) -> None:
         )
 
 
-def _frames(output_shot, plate_shot, matte: Path | None) -> Iterator[tuple]:
+def _frames(output_shot, plate_shot, matte_shot) -> Iterator[tuple]:
     """Yield ``(output, plate, alpha)``: ``uint8`` RGB frames and a ``float32`` matte or None."""
     outputs = (to_uint8(f) for f in output_shot.frames())
     plates = (to_uint8(f) for f in plate_shot.frames())
-    if matte is None:
+    if matte_shot is None:
         for out, pla in zip(outputs, plates, strict=False):
             yield out, pla, None
         return
-    matte_shot = open_plate(matte)
     if (matte_shot.info.width, matte_shot.info.height) != (
         plate_shot.info.width,
         plate_shot.info.height,
@@ -178,7 +185,7 @@ def _frames(output_shot, plate_shot, matte: Path | None) -> Iterator[tuple]:
         raise MediaError(
             f"matte is {matte_shot.info.width}x{matte_shot.info.height} but the plate is "
             f"{plate_shot.info.width}x{plate_shot.info.height}",
-            matte,
+            matte_shot.info.path,
         )
     alphas = (to_uint8(f)[..., 0].astype(np.float32) / 255.0 for f in matte_shot.frames())
     yield from zip(outputs, plates, alphas, strict=False)

@@ -24,6 +24,7 @@ from pathlib import Path
 from facecast import __version__
 from facecast.errors import FacecastError
 from facecast.media import open_plate
+from facecast.media.aspect import chosen_pixel_aspect
 from facecast.quality.dlibface import QualityModels, load_quality_models
 from facecast.quality.identity import IdentityReferences, load_references
 from facecast.quality.measure import ShotMeasurement, measure_shot
@@ -47,6 +48,7 @@ def write_report(
     max_frames: int | None = None,
     models: QualityModels | None = None,
     references: IdentityReferences | None = None,
+    pixel_aspect: float | None = None,
 ) -> dict:
     """Measure `output` against `plate` and `character_dir`; write the report files.
 
@@ -74,6 +76,8 @@ def write_report(
         Measure only the first `max_frames` frames.
     models, references
         Already-loaded dlib models and identity references, to reuse across shots.
+    pixel_aspect
+        Width over height of a stored pixel when the plate does not say (`measure_shot`).
 
     Returns
     -------
@@ -91,7 +95,9 @@ def write_report(
         raise FacecastError("report folder exists and is not a folder", report_dir)
     models = models or load_quality_models()
     references = references or load_references(models, character_dir, gallery)
-    total = open_plate(plate).info.frame_count
+    plate_info = open_plate(plate).info
+    aspect = chosen_pixel_aspect(plate_info, pixel_aspect)
+    total = plate_info.frame_count
     total = min(total, max_frames) if max_frames else total
     with _progress_bar(progress, total, f"report {output.name}") as advance:
         shot = measure_shot(
@@ -103,11 +109,12 @@ def write_report(
             stride=stride,
             max_frames=max_frames,
             on_frame=advance,
+            pixel_aspect=aspect,
         )
     summary = summarise(shot)
     report = _report_dict(shot, summary, output, character_dir, gallery, max_frames)
     stills = {
-        key: grab_stills(plate, output, shot.frames, summary[f"{key}_frames"])
+        key: grab_stills(plate, output, shot.frames, summary[f"{key}_frames"], aspect)
         for key in ("worst", "best")
     }
     page = render_page(report, shot.frames, stills)

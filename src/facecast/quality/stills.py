@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from facecast.media import open_plate, to_uint8
+from facecast.media import to_uint8
+from facecast.media.aspect import open_square
 from facecast.quality.frames import FrameMetrics
 
 #: Height in pixels of each still in the contact sheet.
@@ -27,19 +29,25 @@ class Still:
 
 
 def grab_stills(
-    plate: Path, output: Path, records: list[FrameMetrics], wanted: list[int]
+    plate: Path,
+    output: Path,
+    records: list[FrameMetrics],
+    wanted: list[int],
+    pixel_aspect: Fraction = Fraction(1),
 ) -> list[Still]:
     """Decode plate and output once more and keep crops at the `wanted` frame indices.
 
     Each crop is a square of `CROP_FACES` face sizes around the plate face (the whole frame
-    where no face was found), resized to `STILL_HEIGHT` pixels high.
+    where no face was found), resized to `STILL_HEIGHT` pixels high. Frames are seen in the
+    square pixels of `pixel_aspect`, as `facecast.quality.measure.measure_shot` measured them.
     """
     targets = set(wanted)
     grabbed: dict[int, Still] = {}
     if not targets:
         return []
     last = max(targets)
-    pairs = zip(open_plate(plate).frames(), open_plate(output).frames(), strict=False)
+    shots = (open_square(path, pixel_aspect) for path in (plate, output))
+    pairs = zip(*(shot.frames() for shot in shots), strict=False)
     for index, (plate_frame, output_frame) in enumerate(pairs):
         if index in targets:
             box = _crop_box(records[index].face_box, plate_frame.shape)
