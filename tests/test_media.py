@@ -460,3 +460,24 @@ def test_images_are_turned_as_their_exif_orientation_says(tmp_path, orientation)
     with Image.open(path) as image:
         shown = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
     np.testing.assert_array_equal(read_image(path), shown)
+
+
+def test_a_sequence_keeps_its_frame_numbers_and_a_gap_is_refused(tmp_path):
+    frame = np.zeros((16, 24, 3), np.uint8)
+    plate = tmp_path / "plate"
+    plate.mkdir()
+    for number in (1001, 1002, 1003):  # a versioned name: the frame number is the changing run
+        write_image(plate / f"shot010_v2.{number:04d}.png", frame)
+    info = open_plate(plate).info
+    assert (info.first_frame, info.frame_digits, info.frame_count) == (1001, 4, 3)
+    with open_writer(tmp_path / "out", info) as writer:
+        for _ in range(3):
+            writer.write(frame)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "frame.1001.png",
+        "frame.1002.png",
+        "frame.1003.png",
+    ]
+    (plate / "shot010_v2.1002.png").unlink()  # a frame missing from a render
+    with pytest.raises(MediaError, match=r"plate: frame\(s\) 1002 missing from the sequence"):
+        open_plate(plate)

@@ -19,7 +19,7 @@ FRAMES = 12
 def test_sixteen_bit_sequence_swaps_in_sixteen_bits(tmp_path, data):
     source = open_plate(data("plates/weekly_address_clip1.mp4"))
     plate = tmp_path / "plate16"
-    with SequenceWriter(plate, extension="png") as writer:
+    with SequenceWriter(plate, extension="png", first_index=1001, digits=4) as writer:
         for index, frame in enumerate(source.frames()):
             if index == FRAMES:
                 break
@@ -42,6 +42,9 @@ def test_sixteen_bit_sequence_swaps_in_sixteen_bits(tmp_path, data):
     out_frames = list(open_plate(output).frames())
     mattes = list(open_plate(matte).frames())
     assert out_frames[0].dtype == np.uint16 and mattes[0].dtype == np.uint16
+    numbers = [f"{n}.png" for n in range(1001, 1001 + FRAMES)]  # the plate's frame numbers
+    assert sorted(p.name.split(".", 1)[1] for p in output.iterdir()) == numbers
+    assert sorted(p.name.split(".", 1)[1] for p in matte.iterdir()) == numbers
     for before, after, alpha in zip(plate_frames, out_frames, mattes, strict=True):
         changed = np.any(before != after, axis=2)
         assert changed.sum() > 5000  # the face was replaced

@@ -221,7 +221,9 @@ def _matte_writer(path: Path, plate: Plate, threads: int) -> VideoWriter | Seque
             rotation=info.rotation,
             pixel_aspect=info.pixel_aspect,
         )
-    return SequenceWriter(path, extension="png", stem="matte")
+    return SequenceWriter(
+        path, extension="png", stem="matte", first_index=info.first_frame, digits=info.frame_digits
+    )
 
 
 def _matte_pixels(writer: VideoWriter | SequenceWriter, matte: np.ndarray) -> np.ndarray:

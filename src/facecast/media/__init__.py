@@ -126,7 +126,9 @@ def open_writer(
         )
     if path.suffix:
         raise MediaError(f"unsupported output extension {path.suffix!r}", path)
-    return SequenceWriter(path, extension=codec or "png")
+    return SequenceWriter(
+        path, extension=codec or "png", first_index=info.first_frame, digits=info.frame_digits
+    )
 
 
 def check_video_output(path: Path, info: ShotInfo) -> None:

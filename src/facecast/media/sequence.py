@@ -10,6 +10,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -137,9 +138,17 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
 
 
 def probe_sequence(folder: Path, fps: Fraction = Fraction(24)) -> ShotInfo:
-    """Describe an image-sequence folder from its first frame and file count."""
+    """Describe an image-sequence folder from its first frame and file count.
+
+    Raises
+    ------
+    MediaError
+        If the frame numbers in the file names have a gap or a repeat (a missing frame would
+        shift every later one by a frame).
+    """
     files = list_sequence(folder)
     first = read_image(files[0])
+    first_frame, digits = _numbering(files, folder)
     return ShotInfo(
         path=folder,
         kind="sequence",
@@ -151,7 +160,35 @@ def probe_sequence(folder: Path, fps: Fraction = Fraction(24)) -> ShotInfo:
         codec=_canonical_suffix(files[0]).lstrip("."),
         bit_depth=first.dtype.itemsize * 8,
         pixel_aspect=_pixel_aspect(files[0]),
+        first_frame=first_frame,
+        frame_digits=digits,
     )
+
+
+def _numbering(files: list[Path], folder: Path) -> tuple[int, int]:
+    """``(first number, digits)`` of the frame numbers in the file names: the last run of digits
+    that changes from file to file (``shot010_v2.1001.exr``: 1001, 4 digits); ``(0, 6)`` when
+    the names do not share one numbering.
+
+    Raises
+    ------
+    MediaError
+        If the numbers are not consecutive, naming the first missing or repeated frame.
+    """
+    runs = [re.findall(r"\d+", path.stem) for path in files]
+    if not runs[0] or any(len(found) != len(runs[0]) for found in runs):
+        return 0, 6
+    columns = list(zip(*runs, strict=True))
+    changing = [i for i, column in enumerate(columns) if len(set(column)) > 1]
+    column = columns[changing[-1] if changing else -1]
+    numbers = [int(text) for text in column]
+    for index, (previous, number) in enumerate(pairwise(numbers)):
+        if number == previous:
+            raise MediaError(f"frame {number} appears twice ({files[index + 1].name})", folder)
+        if number != previous + 1:
+            gap = f"{previous + 1}" if number == previous + 2 else f"{previous + 1}-{number - 1}"
+            raise MediaError(f"frame(s) {gap} missing from the sequence", folder)
+    return numbers[0], len(column[0])
 
 
 def _pixel_aspect(path: Path) -> Fraction:
@@ -202,11 +239,16 @@ class SequenceWriter:
     extension
         ``"png"``, ``"tiff"``, ``"jpg"`` or ``"exr"``.
     stem
-        File-name prefix; frames are numbered from `first_index` with 6 digits.
+        File-name prefix; frames are numbered from `first_index` with `digits` digits (at least).
     """
 
     def __init__(
-        self, folder: str | Path, extension: str = "png", stem: str = "frame", first_index: int = 0
+        self,
+        folder: str | Path,
+        extension: str = "png",
+        stem: str = "frame",
+        first_index: int = 0,
+        digits: int = 6,
     ) -> None:
         self.folder = Path(folder)
         if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
@@ -218,11 +260,13 @@ class SequenceWriter:
         self.stem = stem
         self.frames_written = 0
         self.first_index = first_index
+        self.digits = digits
 
     def write(self, frame: np.ndarray) -> None:
         """Write the next frame (RGB/RGBA ``uint8``/``uint16``/``float32``, or a single channel)."""
         index = self.first_index + self.frames_written
-        write_image(self.temp_folder / f"{self.stem}.{index:06d}.{self.extension}", frame)
+        name = f"{self.stem}.{index:0{self.digits}d}.{self.extension}"
+        write_image(self.temp_folder / name, frame)
         self.frames_written += 1
 
     def close(self) -> Path:

@@ -84,6 +84,10 @@ class ShotInfo:
     pixel_aspect
         Width over height of one stored pixel: 1 for square pixels, 2 for a 2x anamorphic
         squeeze (from the video's sample aspect ratio or the EXR header).
+    first_frame, frame_digits
+        Number of a sequence's first frame file and the digits it is written with
+        (``shot010.1001.exr``: 1001 and 4), so an output sequence is numbered as its plate is;
+        0 and 6 for a video.
     rotation
         Quarter turns, in degrees counter-clockwise (0, 90, 180, 270), by which the file's
         display matrix turns its stored frames upright (a phone video shot upright). Frames are
@@ -105,6 +109,8 @@ class ShotInfo:
     colour: ColourTags = ColourTags()
     rotation: int = 0
     pixel_aspect: Fraction = Fraction(1)
+    first_frame: int = 0
+    frame_digits: int = 6
 
     @property
     def duration(self) -> float:
@@ -128,4 +134,5 @@ class ShotInfo:
             "colour": self.colour.to_dict(),
             "rotation": self.rotation,
             "pixel_aspect": f"{self.pixel_aspect.numerator}/{self.pixel_aspect.denominator}",
+            "first_frame": self.first_frame,
         }

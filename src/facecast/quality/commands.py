@@ -41,6 +41,14 @@ def report(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit with status 2 when the shot fails.")
     ] = False,
+    pixel_aspect: Annotated[
+        float | None,
+        typer.Option(
+            "--pixel-aspect",
+            help="Width over height of a stored pixel when the plate does not say (as given to "
+            "swap); faces are measured in square pixels.",
+        ),
+    ] = None,
 ) -> None:
     """Measure a rendered shot against its plate and character; write report.json/html."""
     from rich.console import Console
@@ -58,6 +66,7 @@ def report(
         matte=matte,
         stride=stride,
         max_frames=frames,
+        pixel_aspect=pixel_aspect,
     )
     console = Console()
     table = Table(title=f"{output.name}: {summary['identity']['text']}")
