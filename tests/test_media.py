@@ -481,3 +481,18 @@ def test_a_sequence_keeps_its_frame_numbers_and_a_gap_is_refused(tmp_path):
     (plate / "shot010_v2.1002.png").unlink()  # a frame missing from a render
     with pytest.raises(MediaError, match=r"plate: frame\(s\) 1002 missing from the sequence"):
         open_plate(plate)
+
+
+def test_an_anamorphic_exr_sequence_keeps_its_pixel_aspect(tmp_path):
+    import OpenEXR
+
+    frame = np.full((16, 12, 3), 0.18, np.float32)
+    with SequenceWriter(tmp_path / "plate", extension="exr", pixel_aspect=2.0) as writer:
+        writer.write(frame)
+    info = open_plate(tmp_path / "plate").info
+    assert info.pixel_aspect == 2
+    with open_writer(tmp_path / "out", info, codec="exr") as writer:
+        writer.write(frame)
+    (written,) = (tmp_path / "out").iterdir()
+    with OpenEXR.File(str(written)) as exr:
+        assert exr.header()["pixelAspectRatio"] == 2.0

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
@@ -204,9 +204,9 @@ def _check_paths(plate: Path, output: Path, matte: Path | None) -> None:
             )
 
 
-def _matte_writer(path: Path, plate: Plate, threads: int) -> VideoWriter | SequenceWriter:
-    """A writer for the per-frame matte: lossless video, or a 16-bit PNG sequence folder."""
-    info = plate.info
+def _matte_writer(path: Path, info: ShotInfo, threads: int) -> VideoWriter | SequenceWriter:
+    """A writer for the per-frame matte of a plate described by `info`: lossless video, or a
+    16-bit PNG sequence folder."""
     if path.suffix.lower() in VIDEO_SUFFIXES:
         codec = "ffv1" if path.suffix.lower() == ".mkv" else "h264"
         crf = 0 if codec == "h264" else None
@@ -592,11 +592,12 @@ def _render_frames(
         watermark = WatermarkEmbedder(bytes.fromhex(render_id), WatermarkKey(), shape)
     target_set = set(targets)
     swapped = 0
+    written = replace(plate.info, pixel_aspect=pixel_aspect)  # the aspect the swap worked at
     with ExitStack() as stack:
         writers = [
             open_writer(
                 output,
-                plate.info,
+                written,
                 codec=settings.codec,
                 crf=settings.crf,
                 threads=settings.encoder_threads,
@@ -604,7 +605,7 @@ def _render_frames(
         ]
         matte_writer = None
         if matte_path:
-            matte_writer = _matte_writer(matte_path, plate, settings.encoder_threads)
+            matte_writer = _matte_writer(matte_path, written, settings.encoder_threads)
         if matte_writer is not None:
             writers.append(matte_writer)
         encoder = stack.enter_context(BackgroundWriter(*writers))

@@ -127,7 +127,11 @@ def open_writer(
     if path.suffix:
         raise MediaError(f"unsupported output extension {path.suffix!r}", path)
     return SequenceWriter(
-        path, extension=codec or "png", first_index=info.first_frame, digits=info.frame_digits
+        path,
+        extension=codec or "png",
+        first_index=info.first_frame,
+        digits=info.frame_digits,
+        pixel_aspect=float(info.pixel_aspect),
     )
 
 

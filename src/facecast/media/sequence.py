@@ -116,13 +116,21 @@ def _read_exr(path: Path) -> np.ndarray:
     return np.ascontiguousarray(rgb[..., :3], dtype=np.float32)
 
 
-def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write RGB ``(H, W, 3)`` (``uint8``/``uint16`` to PNG/TIFF/JPEG, ``float32`` to EXR)."""
+def write_image(path: str | Path, image: np.ndarray, pixel_aspect: float = 1.0) -> None:
+    """Write RGB ``(H, W, 3)`` (``uint8``/``uint16`` to PNG/TIFF/JPEG, ``float32`` to EXR).
+
+    An EXR records `pixel_aspect` (width over height of a pixel) in its header; the other
+    formats have no such field.
+    """
     path = Path(path)
     if path.suffix.lower() == ".exr":
         import OpenEXR
 
-        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        header = {
+            "compression": OpenEXR.ZIP_COMPRESSION,
+            "type": OpenEXR.scanlineimage,
+            "pixelAspectRatio": float(pixel_aspect),
+        }
         pixels = np.ascontiguousarray(image.astype(np.float32))
         with OpenEXR.File(header, {"RGB": pixels}) as exr:
             exr.write(str(path))
@@ -240,6 +248,8 @@ class SequenceWriter:
         ``"png"``, ``"tiff"``, ``"jpg"`` or ``"exr"``.
     stem
         File-name prefix; frames are numbered from `first_index` with `digits` digits (at least).
+    pixel_aspect
+        Written into the header of EXR frames (`write_image`).
     """
 
     def __init__(
@@ -249,6 +259,7 @@ class SequenceWriter:
         stem: str = "frame",
         first_index: int = 0,
         digits: int = 6,
+        pixel_aspect: float = 1.0,
     ) -> None:
         self.folder = Path(folder)
         if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
@@ -261,12 +272,13 @@ class SequenceWriter:
         self.frames_written = 0
         self.first_index = first_index
         self.digits = digits
+        self.pixel_aspect = pixel_aspect
 
     def write(self, frame: np.ndarray) -> None:
         """Write the next frame (RGB/RGBA ``uint8``/``uint16``/``float32``, or a single channel)."""
         index = self.first_index + self.frames_written
         name = f"{self.stem}.{index:0{self.digits}d}.{self.extension}"
-        write_image(self.temp_folder / name, frame)
+        write_image(self.temp_folder / name, frame, self.pixel_aspect)
         self.frames_written += 1
 
     def close(self) -> Path:
