@@ -178,3 +178,17 @@ def test_swap_refuses_tracks_made_on_frames_of_another_size(tmp_path, character_
     result = facecast("swap", small, "--character", character_dir, "-o", output, "--tracks", tracks)
     assert_one_line_error(result, "tracks.json", "1280x720 frames but the plate's are 640x360")
     assert not output.exists()
+
+
+def test_swap_of_an_odd_sized_plate_to_h264_is_refused_before_any_work(tmp_path, character_dir):
+    import numpy as np
+
+    from facecast.media import SequenceWriter
+
+    plate = tmp_path / "odd"
+    with SequenceWriter(plate, extension="png") as writer:
+        writer.write(np.zeros((361, 641, 3), np.uint8))
+    output = tmp_path / "out.mp4"
+    result = facecast("swap", plate, "--character", character_dir, "-o", output, "--no-progress")
+    assert_one_line_error(result, "out.mp4", "641x361", "--codec prores4444")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["odd"]

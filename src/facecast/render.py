@@ -421,7 +421,7 @@ def render_shot(
     character.consent.require_valid(Path(character_dir) / "consent.toml")
     plate = open_plate(plate_path)
     if output.suffix:
-        check_video_output(output, plate.info)
+        check_video_output(output, plate.info, settings.codec)
 
     aspect = chosen_pixel_aspect(plate.info, settings.pixel_aspect)
     started = time.perf_counter()

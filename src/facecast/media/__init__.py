@@ -106,7 +106,7 @@ def open_writer(
     """
     path = Path(path)
     if path.suffix.lower() in {".mp4", ".mov", ".mkv", ".m4v"}:
-        check_video_output(path, info)
+        check_video_output(path, info, codec)
         audio = info.path if copy_audio and info.kind == "video" and info.audio_streams else None
         metadata = {"timecode": info.timecode} if info.timecode else {}
         return VideoWriter(
@@ -135,18 +135,26 @@ def open_writer(
     )
 
 
-def check_video_output(path: Path, info: ShotInfo) -> None:
-    """Refuse a video output for a scene-linear float plate (EXR), which video cannot hold.
+def check_video_output(path: Path, info: ShotInfo, codec: str | None = None) -> None:
+    """Refuse, before any work, a video output that cannot hold the plate: a scene-linear float
+    plate (EXR), or an odd frame size in H.264 (`codec`, else `default_video_codec`).
 
     Raises
     ------
     MediaError
-        Naming `path`, when ``info.dtype`` is ``float32``.
+        Naming `path` and what to use instead.
     """
     if info.dtype == "float32":
         raise MediaError(
             "a scene-linear (float EXR) plate is written as an image sequence: "
             "give a folder without an extension as the output",
+            path,
+        )
+    upright = (info.width, info.height)
+    if (codec or default_video_codec(path, info)) == "h264" and (upright[0] % 2 or upright[1] % 2):
+        raise MediaError(
+            f"H.264 needs an even frame size and the plate is {upright[0]}x{upright[1]}: "
+            "use --codec prores4444 (.mov), --codec ffv1 (.mkv) or an image-sequence folder",
             path,
         )
 
