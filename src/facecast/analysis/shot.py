@@ -165,7 +165,7 @@ def _frames_and_cuts(plate: Plate, cuts: CutDetector) -> Iterator[tuple[np.ndarr
     Runs on `read_ahead`'s reader thread with the decoding, so the face analysis (the pass's
     slowest thread) does not wait for the histograms; the frames still go through `cuts` in
     order."""
-    for raw in plate.frames():
+    for raw in plate.frames(exact=False):  # the fast YUV conversion: see iter_video_frames
         frame = to_uint8(raw)
         yield frame, cuts.is_cut(frame)
 

@@ -49,11 +49,17 @@ class Plate:
 
     info: ShotInfo
 
-    def frames(self) -> Iterator[np.ndarray]:
-        """Yield RGB ``(H, W, 3)`` frames in the plate's own dtype (see `ShotInfo.dtype`)."""
+    def frames(self, exact: bool = True) -> Iterator[np.ndarray]:
+        """Yield RGB ``(H, W, 3)`` frames in the plate's own dtype (see `ShotInfo.dtype`).
+
+        ``exact=False`` decodes video with FFmpeg's fast YUV-to-RGB conversion, for the face
+        analysis (`facecast.media.video.iter_video_frames`); sequences are read as they are.
+        """
         if self.info.kind == "video":
             info = self.info
-            return iter_video_frames(info.path, info.frame_count, info.dtype, info.rotation)
+            return iter_video_frames(
+                info.path, info.frame_count, info.dtype, info.rotation, exact=exact
+            )
         return iter_sequence_frames(self.info.path)
 
 

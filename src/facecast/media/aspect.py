@@ -88,7 +88,8 @@ class SquarePixelPlate:
         width = square_width(stored.width, self.pixel_aspect)
         return replace(stored, width=width, pixel_aspect=Fraction(1))
 
-    def frames(self) -> Iterator[np.ndarray]:
-        """The plate's frames in square pixels, in the plate's dtype."""
-        for frame in self.plate.frames():
+    def frames(self, exact: bool = True) -> Iterator[np.ndarray]:
+        """The plate's frames in square pixels, in the plate's dtype (`exact`: as
+        `facecast.media.Plate.frames`)."""
+        for frame in self.plate.frames(exact=exact):
             yield to_square(frame, self.pixel_aspect)

@@ -159,6 +159,7 @@ def iter_video_frames(
     expected_frames: int | None = None,
     dtype: FrameDtype = "uint8",
     rotation: int = 0,
+    exact: bool = True,
 ) -> Iterator[np.ndarray]:
     """Yield every frame of a video file as RGB ``(H, W, 3)``.
 
@@ -175,6 +176,12 @@ def iter_video_frames(
     rotation
         `ShotInfo.rotation`: each frame is turned upright by that many degrees
         counter-clockwise.
+    exact
+        Convert YUV to RGB with `_CONVERSION` (the pixels a swap writes back). ``False`` takes
+        FFmpeg's fast default, up to 1.4 levels dark and 4 ms less per 720p frame: what the
+        face analysis has always read, so its tracks are those of earlier versions (changing
+        only that conversion moved the demo's tracked landmarks enough to turn its "closer to
+        the character than the actor" reading from 82-84% of frames to 70-71%).
 
     Raises
     ------
@@ -194,8 +201,10 @@ def iter_video_frames(
         try:
             for frame in container.decode(stream):
                 decoded += 1
-                rgb = frame.reformat(
-                    format=rgb_format, interpolation=_CONVERSION, threads=1
+                rgb = (
+                    frame.reformat(format=rgb_format, interpolation=_CONVERSION, threads=1)
+                    if exact
+                    else frame.reformat(format=rgb_format)
                 ).to_ndarray()
                 yield np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
         except av.error.FFmpegError as error:
