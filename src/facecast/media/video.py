@@ -92,15 +92,6 @@ def probe_video(path: Path) -> ShotInfo:
         rotation = _display_rotation(path)
         if rotation % 180:
             width, height = height, width
-        context = stream.codec_context
-        colour = ColourTags(
-            int(context.colorspace),
-            int(context.color_range),
-            int(context.color_primaries),
-            int(context.color_trc),
-        )
-        sample_aspect = Fraction(stream.sample_aspect_ratio or context.sample_aspect_ratio or 1)
-        pixel_aspect = 1 / sample_aspect if rotation % 180 else sample_aspect
         return ShotInfo(
             path=path,
             kind="video",
@@ -113,10 +104,28 @@ def probe_video(path: Path) -> ShotInfo:
             audio_streams=len(container.streams.audio),
             timecode=timecode,
             bit_depth=bit_depth,
-            colour=colour,
+            colour=_colour_tags(stream.codec_context),
             rotation=rotation,
-            pixel_aspect=pixel_aspect,
+            pixel_aspect=_pixel_aspect(stream, rotation),
         )
+
+
+def _colour_tags(context: av.video.codeccontext.VideoCodecContext) -> ColourTags:
+    """The matrix, range, primaries and transfer a video stream is tagged with."""
+    return ColourTags(
+        int(context.colorspace),
+        int(context.color_range),
+        int(context.color_primaries),
+        int(context.color_trc),
+    )
+
+
+def _pixel_aspect(stream: av.video.VideoStream, rotation: int) -> Fraction:
+    """Width over height of an upright frame's pixel (the stream's sample aspect ratio, turned
+    with the frame by `rotation`); 1 when the file does not say."""
+    context = stream.codec_context
+    stored = Fraction(stream.sample_aspect_ratio or context.sample_aspect_ratio or 1)
+    return 1 / stored if rotation % 180 else stored
 
 
 def _display_rotation(path: Path) -> int:
