@@ -327,6 +327,7 @@ def test_a_ten_bit_video_is_read_and_written_in_sixteen_bits(tmp_path, data, suf
         assert container.streams.video[0].codec_context.pix_fmt == stored
     plate = open_plate(source)
     assert plate.info.dtype == "uint16" and plate.info.bit_depth >= 10
+    assert f"{plate.info.bit_depth}-bit" in plate.info.describe()
     decoded = list(plate.frames())
     assert decoded[0].dtype == np.uint16
     assert np.mean(decoded[0] % 257 != 0) > 0.9  # not 8-bit values scaled up
@@ -432,6 +433,7 @@ def test_a_bt709_plate_comes_back_tagged_and_converted_as_bt709(tmp_path, data):
         container.mux(stream.encode(None))
     opened = open_plate(plate)
     assert opened.info.colour == ColourTags(matrix=1, range=1, primaries=1, transfer=1)
+    assert opened.info.describe() == "1280x720, BT.709, limited range"
     decoded = list(opened.frames())
     copy = tmp_path / "copy.mkv"
     with open_writer(copy, opened.info, codec="ffv1") as writer:

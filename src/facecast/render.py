@@ -162,6 +162,8 @@ class RenderResult:
     glasses_tracks: list[int] = field(default_factory=list)
     #: how the output was written (`_encoding`): codec and pixel format, or format and dtype
     encoding: dict = field(default_factory=dict)
+    #: the plate as it was read (depth, colour tags, pixel aspect, rotation)
+    plate: ShotInfo | None = None
 
 
 def choose_tracks(tracks: ShotTracks, track: int | None, all_faces: bool, plate: Path) -> list[int]:
@@ -517,6 +519,7 @@ def render_shot(
         seconds=timings,
         glasses_tracks=sorted(glasses),
         encoding=encoding,
+        plate=plate.info,
     )
     if report_dir is not None:
         from facecast.quality import write_report

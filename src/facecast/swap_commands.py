@@ -148,6 +148,8 @@ def swap_command(
         typer.echo(
             f"eyeglass frames kept in front of the character on track(s) {result.glasses_tracks}"
         )
+    if result.plate is not None:
+        typer.echo(f"plate:    {plate} ({result.plate.describe()})")
     written = ", ".join(str(value) for value in result.encoding.values())
     typer.echo(f"output:   {result.output} ({written})")
     if result.matte:

@@ -13,6 +13,11 @@ from typing import Literal
 FrameDtype = Literal["uint8", "uint16", "float32"]
 
 
+#: Names of FFmpeg's ``AVColorSpace`` and ``AVColorRange`` codes that plates carry.
+_MATRIX_NAMES = {1: "BT.709", 5: "BT.601", 6: "BT.601", 9: "BT.2020", 10: "BT.2020"}
+_RANGE_NAMES = {1: "limited range", 2: "full range"}
+
+
 @dataclass(frozen=True)
 class ColourTags:
     """How a video's samples map to colour, as FFmpeg's codes (``AVColorSpace``,
@@ -41,6 +46,14 @@ class ColourTags:
     def specified(self) -> bool:
         """Whether any of the four is set."""
         return (self.matrix, self.range, self.primaries, self.transfer) != (2, 0, 2, 2)
+
+    def describe(self) -> str:
+        """``"BT.709, limited range"``: the matrix and range by name, where known."""
+        matrix = _MATRIX_NAMES.get(self.matrix, f"matrix {self.matrix}")
+        names = [] if self.matrix == 2 else [matrix]
+        if self.range:
+            names.append(_RANGE_NAMES.get(self.range, f"range {self.range}"))
+        return ", ".join(names) or f"primaries {self.primaries}, transfer {self.transfer}"
 
     def to_dict(self) -> dict:
         return {
@@ -111,6 +124,20 @@ class ShotInfo:
     pixel_aspect: Fraction = Fraction(1)
     first_frame: int = 0
     frame_digits: int = 6
+
+    def describe(self) -> str:
+        """One line for a user: size, and whatever is not plain 8-bit square upright video
+        (``"1280x720, 10-bit, tagged BT.709, pixel aspect 2, turned 90 degrees"``)."""
+        parts = [f"{self.width}x{self.height}"]
+        if self.bit_depth != 8:
+            parts.append("float" if self.dtype == "float32" else f"{self.bit_depth}-bit")
+        if self.colour.specified:
+            parts.append(self.colour.describe())
+        if self.pixel_aspect != 1:
+            parts.append(f"pixel aspect {self.pixel_aspect}")
+        if self.rotation:
+            parts.append(f"turned {self.rotation} degrees")
+        return ", ".join(parts)
 
     @property
     def duration(self) -> float:
