@@ -204,3 +204,39 @@ def test_an_anamorphic_plate_is_swapped_in_square_pixels_and_stored_squeezed(tmp
         if index % 4 == 0:  # seen unsqueezed, the face is the character's
             actor, swapped = (identity(to_square(f, written.pixel_aspect)) for f in (before, after))
             assert np.linalg.norm(swapped - wanted) < np.linalg.norm(actor - wanted) - 0.1
+
+
+def test_a_variable_frame_rate_plate_keeps_its_frame_times(tmp_path, data):
+    from fractions import Fraction
+
+    import av
+
+    source = open_plate(data("plates/weekly_address_clip1.mp4"))
+    plate = tmp_path / "phone_vfr.mp4"  # a phone's frame times: 33 ms, with a 66 ms gap in three
+    with av.open(str(plate), "w") as container:
+        stream = container.add_stream("libx264", rate=30, options={"crf": "10"})
+        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        milliseconds = 0
+        for index, frame in enumerate(source.frames()):
+            if index == FRAMES:
+                break
+            stored = av.VideoFrame.from_ndarray(frame)
+            stored.pts, stored.time_base = milliseconds, Fraction(1, 1000)
+            container.mux(stream.encode(stored))
+            milliseconds += 66 if index % 3 == 0 else 33
+        container.mux(stream.encode(None))
+    character = create_character(
+        tmp_path / "c", [data("faces/london/004/neutral.jpg")], CONSENT
+    ).path
+    output, matte = tmp_path / "out.mp4", tmp_path / "matte.mkv"
+    render_shot(plate, character, output, matte=matte, progress=False)
+
+    def times(path: Path) -> list[float]:
+        with av.open(str(path)) as container:
+            return [round(float(frame.time), 3) for frame in container.decode(video=0)]
+
+    expected = times(plate)
+    assert expected[1] == 0.066 and len(expected) == FRAMES
+    assert times(output) == expected  # at the mean rate (as before) frame 1 came at 45 ms
+    assert times(matte) == expected

@@ -58,7 +58,7 @@ from facecast.media import (
 )
 from facecast.media.aspect import SquarePixelPlate, chosen_pixel_aspect, to_square, to_stored
 from facecast.media.background import BackgroundWriter, read_ahead
-from facecast.media.video import ENCODER_THREADS, pixel_format
+from facecast.media.video import ENCODER_THREADS, pixel_format, variable_frame_times
 from facecast.provenance.manifest import (
     MANIFEST_FORMAT,
     MANIFEST_VERSION,
@@ -222,6 +222,7 @@ def _matte_writer(path: Path, info: ShotInfo, threads: int) -> VideoWriter | Seq
             threads=threads,
             rotation=info.rotation,
             pixel_aspect=info.pixel_aspect,
+            frame_times=variable_frame_times(info.path) if info.kind == "video" else None,
         )
     return SequenceWriter(
         path, extension="png", stem="matte", first_index=info.first_frame, digits=info.frame_digits

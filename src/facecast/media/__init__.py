@@ -23,7 +23,13 @@ from facecast.media.sequence import (
     write_image,
 )
 from facecast.media.types import ColourTags, ShotInfo
-from facecast.media.video import VIDEO_CODECS, VideoWriter, iter_video_frames, probe_video
+from facecast.media.video import (
+    VIDEO_CODECS,
+    VideoWriter,
+    iter_video_frames,
+    probe_video,
+    variable_frame_times,
+)
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -125,6 +131,7 @@ def open_writer(
             colour=info.colour,
             rotation=info.rotation,
             pixel_aspect=info.pixel_aspect,
+            frame_times=variable_frame_times(info.path) if info.kind == "video" else None,
             audio_from=audio,
             crf=crf,
             metadata=metadata,

@@ -7,7 +7,7 @@ frame at a time, so memory stays flat however long the shot is.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -35,6 +35,11 @@ ENCODER_THREADS = 2
 #: difference lit up everywhere). With these flags the bias is below 0.02 levels, at 6.7
 #: instead of 2.8 ms per 720p frame to RGB and 4.4 instead of 3.2 ms back.
 _CONVERSION = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
+#: Time base of a variable-frame-rate output's timestamps.
+_VARIABLE_TIME_BASE = Fraction(1, 90000)
+#: A plate whose frame durations differ from their median by more than this share is written
+#: with its own timestamps (`variable_frame_times`).
+_RATE_TOLERANCE = 0.02
 #: Packed RGB pixel formats of the frame dtypes a video is read and written in.
 _RGB_FORMATS = {"uint8": "rgb24", "uint16": "rgb48le"}
 #: Output codecs by name: (PyAV codec, pixel format, options).
@@ -156,6 +161,25 @@ def _bit_depth(stream: av.video.VideoStream) -> int:
     return max(component.bits for component in pixel_format.components)
 
 
+def variable_frame_times(path: Path) -> list[Fraction] | None:
+    """Start time of every frame of a variable-frame-rate video (seconds from the first), read
+    from its packets without decoding; ``None`` when the frames are evenly spaced (within
+    `_RATE_TOLERANCE` of their median duration), as almost every camera and editor writes."""
+    with _open_input(path) as container:
+        stream = container.streams.video[0]
+        packets = container.demux(stream)
+        stamps = sorted(packet.pts for packet in packets if packet.size and packet.pts is not None)
+        time_base = stream.time_base
+    if len(stamps) < 3:
+        return None
+    times = [(stamp - stamps[0]) * time_base for stamp in stamps]
+    durations = np.diff(np.array(times, dtype=np.float64))
+    median = float(np.median(durations))
+    if median <= 0 or np.max(np.abs(durations - median)) <= _RATE_TOLERANCE * median:
+        return None
+    return times
+
+
 def _count_frames(container: av.container.InputContainer, stream: av.video.VideoStream) -> int:
     """Count frames by demuxing packets (no decode) when the header does not say."""
     count = sum(1 for packet in container.demux(stream) if packet.size)
@@ -265,6 +289,10 @@ class VideoWriter:
     rotation
         The plate's `ShotInfo.rotation`. Frames are given upright (`width` x `height`) and
         stored turned back, under the same display matrix, as the plate's are.
+    frame_times
+        Start time (seconds from the first frame) of each frame of a variable-frame-rate plate
+        (`variable_frame_times`): frame ``i`` is written at ``frame_times[i]`` instead of
+        ``i / fps``, so the output keeps the plate's timing and its sync with the audio.
     pixel_aspect
         The plate's `ShotInfo.pixel_aspect` (of upright frames), written as the stream's sample
         aspect ratio so an anamorphic output is displayed as its plate is.
@@ -291,6 +319,7 @@ class VideoWriter:
         colour: ColourTags | None = None,
         rotation: int = 0,
         pixel_aspect: Fraction = Fraction(1),
+        frame_times: Sequence[Fraction] | None = None,
     ) -> None:
         if codec not in VIDEO_CODECS:
             raise MediaError(f"unknown codec {codec!r}; choose from {sorted(VIDEO_CODECS)}", path)
@@ -339,6 +368,10 @@ class VideoWriter:
             context.color_primaries = self._colour.primaries
             context.color_trc = self._colour.transfer
         self._frame_seconds = 1 / Fraction(fps)
+        self._times = None if frame_times is None else list(frame_times)
+        if self._times is not None:  # timestamps finer than a frame: 1/90000 s, as MPEG uses
+            self._video.codec_context.time_base = _VARIABLE_TIME_BASE
+            self._video.time_base = _VARIABLE_TIME_BASE
         if metadata and "timecode" in metadata:
             self._video.metadata["timecode"] = metadata["timecode"]
         self._audio = _AudioCopier(Path(audio_from), self._container) if audio_from else None
@@ -353,11 +386,25 @@ class VideoWriter:
             np.ascontiguousarray(stored), format=_RGB_FORMATS[frame.dtype.name]
         )
         video_frame = self._to_stream_format(video_frame)
-        video_frame.pts = self.frames_written
+        video_frame.pts = self._pts(self.frames_written)
         self._container.mux(self._video.encode(video_frame))
         self.frames_written += 1
         if self._audio is not None:
-            self._audio.copy_until(float(self.frames_written * self._frame_seconds))
+            self._audio.copy_until(float(self._start(self.frames_written)))
+
+    def _start(self, index: int) -> Fraction:
+        """Seconds at which frame `index` starts (past the last plate time: at the mean rate)."""
+        if self._times is None:
+            return index * self._frame_seconds
+        if index < len(self._times):
+            return self._times[index]
+        return self._times[-1] + (index - len(self._times) + 1) * self._frame_seconds
+
+    def _pts(self, index: int) -> int:
+        """Presentation timestamp of frame `index` in the stream's time base."""
+        if self._times is None:
+            return index
+        return round(self._start(index) / _VARIABLE_TIME_BASE)
 
     def _to_stream_format(self, frame: av.VideoFrame) -> av.VideoFrame:
         """`frame` (RGB) in the stream's pixel format (`_CONVERSION`), by the plate's matrix and
