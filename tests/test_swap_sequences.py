@@ -16,6 +16,11 @@ CONSENT = Path(__file__).resolve().parents[1] / "examples" / "consent_london_004
 FRAMES = 12
 
 
+def _london_004(tmp_path: Path, data) -> Path:
+    """A character folder from London 004's neutral photo."""
+    return create_character(tmp_path / "c", [data("faces/london/004/neutral.jpg")], CONSENT).path
+
+
 def test_sixteen_bit_sequence_swaps_in_sixteen_bits(tmp_path, data):
     source = open_plate(data("plates/weekly_address_clip1.mp4"))
     plate = tmp_path / "plate16"
@@ -25,9 +30,7 @@ def test_sixteen_bit_sequence_swaps_in_sixteen_bits(tmp_path, data):
                 break
             # 16-bit plate with detail below the 8-bit step, as a film scan has
             writer.write(frame.astype(np.uint16) * 257 + (index * 37 % 200) + 1)
-    character = create_character(
-        tmp_path / "c", [data("faces/london/004/neutral.jpg")], CONSENT
-    ).path
+    character = _london_004(tmp_path, data)
     output, matte = tmp_path / "out16", tmp_path / "matte16"
     result = render_shot(
         plate,
@@ -81,9 +84,7 @@ def test_a_ten_bit_video_plate_swaps_in_ten_bits_with_its_audio(tmp_path, data):
             if index == FRAMES:
                 break
             writer.write(np.clip(frame * 239.0 + 500 + ramp, 0, 65535).astype(np.uint16))
-    character = create_character(
-        tmp_path / "c", [data("faces/london/004/neutral.jpg")], CONSENT
-    ).path
+    character = _london_004(tmp_path, data)
     output, matte = tmp_path / "out.mkv", tmp_path / "matte.mkv"
     result = render_shot(
         plate,
@@ -128,9 +129,7 @@ def test_a_plate_shot_on_its_side_is_swapped_upright_and_stored_as_it_came(tmp_p
     assert (opened.info.rotation, opened.info.width, opened.info.height) == (90, 1280, 720)
     read = list(opened.frames())
     assert np.abs(read[0].astype(float) - upright[0]).mean() < 2  # upright, codec loss only
-    character = create_character(
-        tmp_path / "c", [data("faces/london/004/neutral.jpg")], CONSENT
-    ).path
+    character = _london_004(tmp_path, data)
     output, matte = tmp_path / "out.mp4", tmp_path / "matte.mkv"
     result = render_shot(
         plate, character, output, matte=matte, progress=False, settings=RenderSettings(hands=False)
@@ -226,9 +225,7 @@ def test_a_variable_frame_rate_plate_keeps_its_frame_times(tmp_path, data):
             container.mux(stream.encode(stored))
             milliseconds += 66 if index % 3 == 0 else 33
         container.mux(stream.encode(None))
-    character = create_character(
-        tmp_path / "c", [data("faces/london/004/neutral.jpg")], CONSENT
-    ).path
+    character = _london_004(tmp_path, data)
     output, matte = tmp_path / "out.mp4", tmp_path / "matte.mkv"
     render_shot(plate, character, output, matte=matte, progress=False)
 
