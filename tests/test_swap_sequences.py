@@ -101,6 +101,8 @@ def test_a_ten_bit_video_plate_swaps_in_ten_bits_with_its_audio(tmp_path, data):
     manifest = json.loads(result.manifest.read_text())
     assert manifest["outputs"]["video"]["pixel_format"] == "yuv444p10le"
     assert manifest["plate"]["bit_depth"] == 10
+    deep_matte = open_plate(matte).info
+    assert deep_matte.bit_depth == 16  # a soft edge in 16 bits, not 256 steps
     frames = (open_plate(path).frames() for path in (plate, output, matte))
     for before, after, alpha in zip(*frames, strict=True):
         changed = np.any(before != after, axis=2)

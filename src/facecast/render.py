@@ -54,11 +54,12 @@ from facecast.media import (
     default_video_codec,
     open_plate,
     open_writer,
+    plate_frame_times,
     to_uint8,
 )
 from facecast.media.aspect import SquarePixelPlate, chosen_pixel_aspect, to_square, to_stored
 from facecast.media.background import BackgroundWriter, read_ahead
-from facecast.media.video import ENCODER_THREADS, pixel_format, variable_frame_times
+from facecast.media.video import ENCODER_THREADS, pixel_format
 from facecast.provenance.manifest import (
     MANIFEST_FORMAT,
     MANIFEST_VERSION,
@@ -206,9 +207,12 @@ def _check_paths(plate: Path, output: Path, matte: Path | None) -> None:
             )
 
 
-def _matte_writer(path: Path, info: ShotInfo, threads: int) -> VideoWriter | SequenceWriter:
-    """A writer for the per-frame matte of a plate described by `info`: lossless video, or a
-    16-bit PNG sequence folder."""
+def _matte_writer(
+    path: Path, info: ShotInfo, threads: int, frame_times: list[Fraction] | None
+) -> VideoWriter | SequenceWriter:
+    """A writer for the per-frame matte of a plate described by `info`: lossless video (16-bit
+    for a plate of more than 8 bits, timed as the plate: `frame_times`), or a 16-bit PNG
+    sequence folder."""
     if path.suffix.lower() in VIDEO_SUFFIXES:
         codec = "ffv1" if path.suffix.lower() == ".mkv" else "h264"
         crf = 0 if codec == "h264" else None
@@ -222,7 +226,8 @@ def _matte_writer(path: Path, info: ShotInfo, threads: int) -> VideoWriter | Seq
             threads=threads,
             rotation=info.rotation,
             pixel_aspect=info.pixel_aspect,
-            frame_times=variable_frame_times(info.path) if info.kind == "video" else None,
+            frame_times=frame_times,
+            bit_depth=16 if info.bit_depth > 8 else 8,
         )
     return SequenceWriter(
         path, extension="png", stem="matte", first_index=info.first_frame, digits=info.frame_digits
@@ -230,11 +235,13 @@ def _matte_writer(path: Path, info: ShotInfo, threads: int) -> VideoWriter | Seq
 
 
 def _matte_pixels(writer: VideoWriter | SequenceWriter, matte: np.ndarray) -> np.ndarray:
-    """A ``float32 (H, W)`` matte in [0, 1] as 8-bit grey RGB for video, 16-bit for PNG."""
-    if isinstance(writer, VideoWriter):
-        grey = np.round(matte * 255.0).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=2)
-    return np.round(matte * 65535.0).astype(np.uint16)
+    """A ``float32 (H, W)`` matte in [0, 1] as grey RGB for video (16-bit for a deep writer,
+    else 8-bit), a single 16-bit channel for PNG."""
+    if isinstance(writer, SequenceWriter):
+        return np.round(matte * 65535.0).astype(np.uint16)
+    peak, dtype = (65535.0, np.uint16) if writer.bit_depth > 8 else (255.0, np.uint8)
+    grey = np.round(matte * peak).astype(dtype)
+    return np.repeat(grey[..., None], 3, axis=2)
 
 
 def _swap_frame(
@@ -597,6 +604,7 @@ def _render_frames(
     target_set = set(targets)
     swapped = 0
     written = replace(plate.info, pixel_aspect=pixel_aspect)  # the aspect the swap worked at
+    frame_times = plate_frame_times(plate.info)  # read once, for output and matte
     with ExitStack() as stack:
         writers = [
             open_writer(
@@ -605,11 +613,12 @@ def _render_frames(
                 codec=settings.codec,
                 crf=settings.crf,
                 threads=settings.encoder_threads,
+                frame_times=frame_times,
             )
         ]
         matte_writer = None
         if matte_path:
-            matte_writer = _matte_writer(matte_path, written, settings.encoder_threads)
+            matte_writer = _matte_writer(matte_path, written, settings.encoder_threads, frame_times)
         if matte_writer is not None:
             writers.append(matte_writer)
         encoder = stack.enter_context(BackgroundWriter(*writers))

@@ -6,10 +6,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -43,6 +44,7 @@ __all__ = [
     "default_video_codec",
     "open_plate",
     "open_writer",
+    "plate_frame_times",
     "read_image",
     "to_uint8",
     "write_image",
@@ -102,10 +104,13 @@ def open_writer(
     copy_audio: bool = True,
     crf: int | None = None,
     threads: int | None = None,
+    frame_times: Sequence[Fraction] | Literal["plate"] | None = "plate",
 ) -> VideoWriter | SequenceWriter:
     """Open a writer matching `info` (size, rate, timecode; audio copied from ``info.path``).
 
-    `threads` sets a video encoder's thread count (default `ENCODER_THREADS`).
+    `threads` sets a video encoder's thread count (default `ENCODER_THREADS`). `frame_times`:
+    the frame times of a variable-frame-rate plate (`variable_frame_times`), read from the plate
+    by default (``"plate"``); ``None`` writes at the plate's mean rate.
 
     A path with a video extension gives a `VideoWriter` at the plate's bit depth (codec: `codec`,
     else `default_video_codec`); any other path is a folder for an image sequence, whose format
@@ -131,7 +136,7 @@ def open_writer(
             colour=info.colour,
             rotation=info.rotation,
             pixel_aspect=info.pixel_aspect,
-            frame_times=variable_frame_times(info.path) if info.kind == "video" else None,
+            frame_times=plate_frame_times(info) if frame_times == "plate" else frame_times,
             audio_from=audio,
             crf=crf,
             metadata=metadata,
@@ -146,6 +151,11 @@ def open_writer(
         digits=info.frame_digits,
         pixel_aspect=float(info.pixel_aspect),
     )
+
+
+def plate_frame_times(info: ShotInfo) -> list[Fraction] | None:
+    """The frame times of a variable-frame-rate video plate, else ``None`` (`VideoWriter`)."""
+    return variable_frame_times(info.path) if info.kind == "video" else None
 
 
 def check_video_output(path: Path, info: ShotInfo, codec: str | None = None) -> None:

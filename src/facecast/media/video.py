@@ -332,6 +332,7 @@ class VideoWriter:
         options = dict(options)
         if crf is not None and codec == "h264":
             options["crf"] = str(crf)
+        self.bit_depth = bit_depth
         self._turns = rotation // 90 % 4
         self.width, self.height = width, height
         if self._turns % 2:
