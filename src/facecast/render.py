@@ -57,7 +57,7 @@ from facecast.media import (
     plate_frame_times,
     to_uint8,
 )
-from facecast.media.aspect import SquarePixelPlate, chosen_pixel_aspect, to_square, to_stored
+from facecast.media.aspect import chosen_pixel_aspect, square_view, to_square, to_stored
 from facecast.media.background import BackgroundWriter, read_ahead
 from facecast.media.video import ENCODER_THREADS, pixel_format
 from facecast.provenance.manifest import (
@@ -435,7 +435,7 @@ def render_shot(
 
     aspect = chosen_pixel_aspect(plate.info, settings.pixel_aspect)
     started = time.perf_counter()
-    square = plate if aspect == 1 else SquarePixelPlate(plate, aspect)
+    square = square_view(plate, aspect)
     tracks = _load_or_analyze(square, tracks_file, progress, settings.hands)
     timings["analyze"] = time.perf_counter() - started
     targets = choose_tracks(tracks, settings.track, settings.all_faces, plate_path)

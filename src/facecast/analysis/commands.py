@@ -58,12 +58,10 @@ def analyze_command(
     from facecast.analysis.eyewear import wears_glasses
     from facecast.analysis.hands import OCCLUDING_HANDS, HandSearch
     from facecast.media import open_plate
-    from facecast.media.aspect import SquarePixelPlate, chosen_pixel_aspect
+    from facecast.media.aspect import chosen_pixel_aspect, square_view
 
     shot = open_plate(plate, fps=_parse_fps(fps, plate))
-    aspect = chosen_pixel_aspect(shot.info, pixel_aspect)
-    if aspect != 1:
-        shot = SquarePixelPlate(shot, aspect)
+    shot = square_view(shot, chosen_pixel_aspect(shot.info, pixel_aspect))
     if output.exists() and not output.is_dir():
         raise MediaError("exists and is not a folder", output)
     created = not output.exists()

@@ -57,12 +57,9 @@ def to_stored(square: np.ndarray, width: int) -> np.ndarray:
     return cv2.resize(square, (width, square.shape[0]), interpolation=interpolation)
 
 
-def open_square(path, pixel_aspect: Fraction):
-    """`facecast.media.open_plate` of `path`, seen in square pixels of `pixel_aspect` (the plate
-    itself when it is 1): how the quality report reads plate, output and matte alike."""
-    from facecast.media import open_plate
-
-    plate = open_plate(path)
+def square_view(plate, pixel_aspect: Fraction):
+    """`plate` (anything with ``info`` and ``frames()``) seen in square pixels of
+    `pixel_aspect`: the plate itself when that is 1, else a `SquarePixelPlate`."""
     return plate if pixel_aspect == 1 else SquarePixelPlate(plate, pixel_aspect)
 
 

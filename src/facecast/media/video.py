@@ -94,7 +94,7 @@ def probe_video(path: Path) -> ShotInfo:
         frame_count = stream.frames or _count_frames(container, stream)
         timecode = stream.metadata.get("timecode") or container.metadata.get("timecode")
         bit_depth = _bit_depth(stream)
-        rotation = _display_rotation(path)
+        rotation = _display_rotation(container, path)
         if rotation % 180:
             width, height = height, width
         return ShotInfo(
@@ -133,20 +133,20 @@ def _pixel_aspect(stream: av.video.VideoStream, rotation: int) -> Fraction:
     return 1 / stored if rotation % 180 else stored
 
 
-def _display_rotation(path: Path) -> int:
+def _display_rotation(container: av.container.InputContainer, path: Path) -> int:
     """Counter-clockwise quarter turn (0, 90, 180, 270 degrees) of a video's display matrix,
-    read from its first frame.
+    read from its first frame (the container is rewound afterwards).
 
     Raises
     ------
     MediaError
         If the matrix turns the picture by an angle that is not a multiple of 90 degrees.
     """
-    with _open_input(path) as container:
-        try:
-            first = next(container.decode(video=0), None)
-        except av.error.FFmpegError:
-            return 0  # the decode itself reports the damage, with the frame number
+    try:
+        first = next(container.decode(video=0), None)
+    except av.error.FFmpegError:
+        first = None  # the decode itself reports the damage, with the frame number
+    container.seek(0)
     degrees = 0.0 if first is None else float(first.rotation)
     if abs(degrees / 90 - round(degrees / 90)) > 1e-3:
         raise MediaError(f"display matrix turns the picture by {degrees:g} degrees", path)

@@ -17,7 +17,7 @@ import numpy as np
 
 from facecast.errors import MediaError
 from facecast.media import ShotInfo, open_plate, to_uint8
-from facecast.media.aspect import chosen_pixel_aspect, open_square
+from facecast.media.aspect import chosen_pixel_aspect, square_view
 from facecast.quality.dlibface import (
     DlibFace,
     QualityModels,
@@ -140,14 +140,16 @@ def measure_shot(
     MediaError
         If a file cannot be read or the frame sizes differ.
     """
-    aspect = chosen_pixel_aspect(open_plate(plate).info, pixel_aspect)
-    plate_shot, output_shot = open_square(plate, aspect), open_square(output, aspect)
+    plate_shot, output_shot = open_plate(plate), open_plate(output)
+    aspect = chosen_pixel_aspect(plate_shot.info, pixel_aspect)
+    plate_shot, output_shot = square_view(plate_shot, aspect), square_view(output_shot, aspect)
     _check_same_size(output_shot.info, plate_shot.info)
     stride = stride or default_stride(min(plate_shot.info.frame_count, max_frames or 1 << 62))
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
     track, records = _Track(), []
-    frames = _frames(output_shot, plate_shot, None if matte is None else open_square(matte, aspect))
+    matte_shot = None if matte is None else square_view(open_plate(matte), aspect)
+    frames = _frames(output_shot, plate_shot, matte_shot)
     for index, (out, pla, alpha) in enumerate(frames):
         if max_frames is not None and index >= max_frames:
             break

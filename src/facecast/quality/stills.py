@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facecast.media import to_uint8
-from facecast.media.aspect import open_square
+from facecast.media import open_plate, to_uint8
+from facecast.media.aspect import square_view
 from facecast.quality.frames import FrameMetrics
 
 #: Height in pixels of each still in the contact sheet.
@@ -46,7 +46,7 @@ def grab_stills(
     if not targets:
         return []
     last = max(targets)
-    shots = (open_square(path, pixel_aspect) for path in (plate, output))
+    shots = (square_view(open_plate(path), pixel_aspect) for path in (plate, output))
     pairs = zip(*(shot.frames() for shot in shots), strict=False)
     for index, (plate_frame, output_frame) in enumerate(pairs):
         if index in targets:
