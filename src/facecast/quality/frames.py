@@ -42,6 +42,9 @@ class FrameMetrics:
     #: "measured", "lost" (no face found in the output), "no_face" (none in the plate) or
     #: "not_swapped" (the given matte is empty: the renderer left the frame alone)
     status: str = "no_face"
+    #: "occluded" (the matte covers too little of the face), "unchanged" (the face was left
+    #: alone), "turned" (head turned beyond `measure.LANDMARK_YAW_LIMIT`: no pose or opening
+    #: errors, the readings are kept)
     flags: list[str] = field(default_factory=list)
     face_box: list[float] | None = None
     inter_ocular: float | None = None

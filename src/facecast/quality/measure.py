@@ -47,6 +47,15 @@ MAX_IDENTITY_SAMPLES = 240
 MIN_MATTE_IN_BOX = 0.05
 #: Name of the actor (the plate's own face) among the retrieval candidates.
 ACTOR = "actor (plate face)"
+#: Head yaw (degrees from facing the camera, the plate face's, read by dlib) beyond which the
+#: pose and opening errors are not measured: the frame is flagged ``"turned"``. dlib's 68-point
+#: model places a turned face's far side from what it can hardly see; moving the frame by a
+#: quarter or half pixel, or softening it like a codec, moves its readings by a mean 0.0015-0.002
+#: (eye), 0.002-0.003 (mouth) inter-ocular distances and 0.3-0.4 degrees below 25 degrees of
+#: yaw, but 0.008-0.011, 0.009-0.016 and 1.5-2.0 degrees beyond 35 (benchmarks/measurer_yaw.py,
+#: tears_of_steel_10s and weekly_address_clip1/3): there the reader's own noise is the eye
+#: target (0.008), so it cannot tell a swap that meets the targets from one that does not.
+LANDMARK_YAW_LIMIT = 30.0
 
 
 @dataclass
@@ -225,7 +234,7 @@ def _measure_frame(
     frame_change(pair, track.previous, record)
     track.previous = pair
     _geometry(plate_face, output_face, plate.shape, record, track)
-    if output_face is not None:
+    if output_face is not None and "turned" not in record.flags:
         _local_openings(models, plate, output, plate_face, record)
     if sample_identity:
         _identity(models, references, track, record, output, plate, plate_face, output_face)
@@ -325,7 +334,11 @@ def _geometry(
     record: FrameMetrics,
     track: _Track,
 ) -> None:
-    """Pose, expression and landmark jitter of a frame where both faces were found."""
+    """Pose, expression and landmark jitter of a frame where both faces were found.
+
+    Every reading is kept; the pose and opening errors are left out (``None``) when the plate's
+    head is turned beyond `LANDMARK_YAW_LIMIT` (the frame is flagged ``"turned"``).
+    """
     if plate_face is None or output_face is None:
         track.plate_points.clear()
         track.output_points.clear()
@@ -333,16 +346,19 @@ def _geometry(
     height, width = shape[:2]
     plate_pose = head_pose(plate_face.points, width, height)
     output_pose = head_pose(output_face.points, width, height)
-    errors = angle_difference(output_pose, plate_pose)
     record.plate_pose, record.output_pose = plate_pose.tolist(), output_pose.tolist()
-    record.yaw_error, record.pitch_error, record.roll_error = (float(e) for e in errors)
-    record.pose_error = float(np.linalg.norm(errors))
     record.mouth_plate, record.mouth_output = (
         mouth_opening(f.points) for f in (plate_face, output_face)
     )
     record.eye_plate, record.eye_output = (eye_opening(f.points) for f in (plate_face, output_face))
-    record.mouth_error = abs(record.mouth_output - record.mouth_plate)
-    record.eye_error = abs(record.eye_output - record.eye_plate)
+    if abs(float(plate_pose[0])) > LANDMARK_YAW_LIMIT:
+        record.flags.append("turned")
+    else:
+        errors = angle_difference(output_pose, plate_pose)
+        record.yaw_error, record.pitch_error, record.roll_error = (float(e) for e in errors)
+        record.pose_error = float(np.linalg.norm(errors))
+        record.mouth_error = abs(record.mouth_output - record.mouth_plate)
+        record.eye_error = abs(record.eye_output - record.eye_plate)
     iod = inter_ocular(plate_face.points)
     record.jitter_plate = _jitter(track.plate_points, plate_face.points, iod)
     record.jitter_output = _jitter(track.output_points, output_face.points, iod)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from facecast.quality.frames import FrameMetrics
+from facecast.quality.geometry import angle_difference
 from facecast.quality.identity import SAME_PERSON_DISTANCE, UNCHANGED_DISTANCE
-from facecast.quality.measure import ShotMeasurement
+from facecast.quality.measure import LANDMARK_YAW_LIMIT, ShotMeasurement
 
 PASS, WARN, FAIL, NA = "pass", "warn", "fail", "n/a"
 _RANK = {NA: -1, PASS: 0, WARN: 1, FAIL: 2}
@@ -505,6 +506,7 @@ def _frame_counts(shot: ShotMeasurement) -> dict:
         "not_swapped": sum(r.status == "not_swapped" for r in frames),
         "occluded": sum("occluded" in r.flags for r in frames),
         "unchanged": sum("unchanged" in r.flags for r in frames),
+        "turned": sum("turned" in r.flags for r in frames),
         "identity_sampled": sum(r.identity_sampled for r in frames),
         "identity_skipped": sum(
             r.status in ("measured", "lost") and not r.identity_sampled for r in frames
@@ -542,7 +544,26 @@ def _notes(shot: ShotMeasurement) -> list[str]:
         )
     if shot.max_frames is not None:
         notes.append(f"Measured the first {shot.max_frames} frames only (--frames)")
-    return notes
+    return notes + _turned_note(shot.frames)
+
+
+def _turned_note(frames: list[FrameMetrics]) -> list[str]:
+    """Why frames with the head turned away are missing from the pose and opening metrics,
+    with what the readings there would have said."""
+    turned = [r for r in frames if "turned" in r.flags]
+    if not turned:
+        return []
+    faced = sum(r.plate_pose is not None for r in frames)
+    pose = np.mean([np.linalg.norm(angle_difference(r.output_pose, r.plate_pose)) for r in turned])
+    mouth = np.mean([abs(r.mouth_output - r.mouth_plate) for r in turned])
+    eye = np.mean([abs(r.eye_output - r.eye_plate) for r in turned])
+    return [
+        f"{len(turned)} of {faced} frames with both faces have the head turned more than "
+        f"{LANDMARK_YAW_LIMIT:g} deg from the camera: pose, mouth and eye errors leave them "
+        "out, as dlib's landmark readings of a turned face move by about the eye target for a "
+        "half-pixel shift of the frame (benchmarks/measurer_yaw.py). Unscored readings there: "
+        f"pose {pose:.1f} deg, mouth {mouth:.3f}, eye {eye:.3f}"
+    ]
 
 
 def _values(frames: list[FrameMetrics], get: Callable) -> list[float]:
