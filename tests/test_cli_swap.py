@@ -192,3 +192,29 @@ def test_swap_of_an_odd_sized_plate_to_h264_is_refused_before_any_work(tmp_path,
     result = facecast("swap", plate, "--character", character_dir, "-o", output, "--no-progress")
     assert_one_line_error(result, "out.mp4", "641x361", "--codec prores4444")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["odd"]
+
+
+def test_swap_writes_the_face_layer_and_names_it(tmp_path, character_dir, data):
+    source = open_plate(data("plates/weekly_address_clip1.mp4"))
+    info = source.info
+    plate = tmp_path / "plate.mkv"
+    with VideoWriter(plate, info.width, info.height, info.fps, codec="ffv1") as writer:
+        for _, frame in zip(range(3), source.frames(), strict=False):
+            writer.write(frame)
+    layer = tmp_path / "layer"
+    result = facecast(
+        "swap", plate, "--character", character_dir, "-o", tmp_path / "out.mp4",
+        "--layer", layer, "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"layer:    {layer} (RGBA OpenEXR" in result.stdout
+    assert sorted(p.name for p in layer.iterdir()) == [f"layer.{i:06d}.exr" for i in range(3)]
+
+
+def test_swap_refuses_a_layer_that_is_not_a_folder(tmp_path, character_dir, data):
+    result = facecast(
+        "swap", data("plates/weekly_address_clip1.mp4"), "--character", character_dir,
+        "-o", tmp_path / "out.mp4", "--layer", tmp_path / "layer.exr", "--no-progress",
+    )  # fmt: skip
+    assert_one_line_error(result, "layer.exr", "OpenEXR sequence: give a folder")
+    assert not any(tmp_path.iterdir())

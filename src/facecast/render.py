@@ -43,6 +43,7 @@ from facecast.composite.compositor import (
     from_unit_float,
     to_unit_float,
 )
+from facecast.composite.layer import face_layer
 from facecast.engines import create_engine
 from facecast.errors import FaceNotFoundError, MediaError
 from facecast.media import (
@@ -73,6 +74,11 @@ from facecast.provenance.manifest import (
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
 #: Most frames swapped at once by default (each holds a few frames' worth of memory).
 MAX_SWAP_THREADS = 8
+#: What every face-layer EXR says it is (its header's ``comments``).
+LAYER_LABEL = (
+    "facecast face layer: AI-generated face, premultiplied RGBA, scene-linear (video plates "
+    "decoded with the sRGB curve); merged over the plate it rebuilds the swap's output"
+)
 
 
 @dataclass
@@ -155,6 +161,8 @@ class RenderResult:
     swapped_frames: int
     target_tracks: list[int]
     matte: Path | None = None
+    #: the face-layer folder (RGBA OpenEXR sequence), when one was asked for
+    layer: Path | None = None
     tracks_file: Path | None = None
     credentials: str = "skipped"
     report: dict | None = None
@@ -189,15 +197,18 @@ def choose_tracks(tracks: ShotTracks, track: int | None, all_faces: bool, plate:
     return [tracks.main_track()]
 
 
-def _check_paths(plate: Path, output: Path, matte: Path | None) -> None:
-    """Refuse to overwrite an input, to write a matte over the output, or an output or matte
-    whose extension is neither a video container nor none (a folder)."""
+def _check_paths(plate: Path, output: Path, matte: Path | None, layer: Path | None = None) -> None:
+    """Refuse to overwrite an input, to write a matte or layer over the output or each other,
+    an output or matte whose extension is neither a video container nor none (a folder), or a
+    layer that is not a folder."""
     resolved = plate.resolve()
-    for target in filter(None, (output, matte)):
+    for target in filter(None, (output, matte, layer)):
         if target.resolve() == resolved:
             raise MediaError("output would overwrite the plate; choose another path", target)
     if matte is not None and matte.resolve() == output.resolve():
         raise MediaError("matte and output are the same path", matte)
+    if layer is not None and layer.resolve() in {p.resolve() for p in (output, matte) if p}:
+        raise MediaError("the face layer needs a path of its own", layer)
     for target, what in ((output, "output"), (matte, "matte")):
         if target is not None and target.suffix and target.suffix.lower() not in VIDEO_SUFFIXES:
             raise MediaError(
@@ -205,6 +216,11 @@ def _check_paths(plate: Path, output: Path, matte: Path | None) -> None:
                 "(use .mp4/.mov/.mkv, or a folder without an extension for an image sequence)",
                 target,
             )
+    if layer is not None and (layer.suffix or layer.is_file()):
+        raise MediaError(
+            "the face layer is written as an OpenEXR sequence: give a folder (no extension)",
+            layer,
+        )
 
 
 def _matte_writer(
@@ -242,6 +258,24 @@ def _matte_pixels(writer: VideoWriter | SequenceWriter, matte: np.ndarray) -> np
     peak, dtype = (65535.0, np.uint16) if writer.bit_depth > 8 else (255.0, np.uint8)
     grey = np.round(matte * peak).astype(dtype)
     return np.repeat(grey[..., None], 3, axis=2)
+
+
+def _layer_writer(path: Path, info: ShotInfo, render_id: str) -> SequenceWriter:
+    """A writer for the face layer: an RGBA half-float OpenEXR sequence numbered as the plate,
+    each header saying what the pixels are and which render made them."""
+    return SequenceWriter(
+        path,
+        extension="exr",
+        stem="layer",
+        first_index=info.first_frame,
+        digits=info.frame_digits,
+        pixel_aspect=float(info.pixel_aspect),
+        attributes={
+            "comments": LAYER_LABEL,
+            "facecast_render_id": render_id,
+            "facecast_version": facecast.__version__,
+        },
+    )
 
 
 def _swap_frame(
@@ -306,28 +340,33 @@ def _finished_frame(
     matte_writer: VideoWriter | SequenceWriter | None,
     glasses: frozenset[int] = frozenset(),
     pixel_aspect: Fraction = Fraction(1),
+    layer_writer: SequenceWriter | None = None,
 ) -> tuple[tuple[np.ndarray, ...], bool]:
     """One frame ready for the writers (run on a swap worker): the swapped frame, watermarked
-    when `watermark` is given, and the matte's pixels for `matte_writer` if there is one.
-    Returns those pixels and whether a face was swapped."""
+    when `watermark` is given, the matte's pixels for `matte_writer` and the face layer for
+    `layer_writer` (`facecast.composite.layer.face_layer`), each if there is one.
+    Returns those pixels, in that order, and whether a face was swapped."""
     swap = partial(
         _swap_frame,
         faces=faces,
         engine=engine,
         settings=settings.composite,
         hands=hands,
-        with_matte=matte_writer is not None,
+        with_matte=matte_writer is not None or layer_writer is not None,
         glasses=glasses,
     )
     if pixel_aspect == 1:
-        output, matte, swapped = swap(frame)
+        swapped_frame, matte, swapped = swap(frame)
     else:
-        output, matte, swapped = _squared_swap(frame, swap, pixel_aspect)
-    if watermark is not None:
-        output = watermark.apply(output)
-    if matte_writer is None:
-        return (output,), swapped
-    return (output, _matte_pixels(matte_writer, matte)), swapped
+        swapped_frame, matte, swapped = _squared_swap(frame, swap, pixel_aspect)
+    output = swapped_frame if watermark is None else watermark.apply(swapped_frame)
+    pixels = [output]
+    if matte_writer is not None:
+        pixels.append(_matte_pixels(matte_writer, matte))
+    if layer_writer is not None:
+        changed = np.any(swapped_frame != frame, axis=2)
+        pixels.append(face_layer(output, frame, matte, changed))
+    return tuple(pixels), swapped
 
 
 def _squared_swap(
@@ -373,6 +412,7 @@ def render_shot(
     *,
     settings: RenderSettings | None = None,
     matte: str | Path | None = None,
+    layer: str | Path | None = None,
     tracks_file: str | Path | None = None,
     report_dir: str | Path | None = None,
     gallery: str | Path | None = None,
@@ -395,6 +435,9 @@ def render_shot(
         Engine, track choice, compositing and encoding settings.
     matte
         Where to write the per-frame alpha: a video file or a folder for 16-bit PNGs.
+    layer
+        A folder for the face layer: one premultiplied RGBA half-float OpenEXR per frame
+        (`facecast.composite.layer`) that, merged over the plate, rebuilds the output.
     tracks_file
         Reuse a tracks JSON from `facecast analyze` instead of analysing again.
     report_dir
@@ -424,7 +467,8 @@ def render_shot(
         # the report measures the swapped region exactly when it has the matte
         Path(report_dir).mkdir(parents=True, exist_ok=True)
         matte_path = Path(report_dir) / "matte.mkv"
-    _check_paths(plate_path, output, matte_path)
+    layer_path = Path(layer) if layer else None
+    _check_paths(plate_path, output, matte_path, layer_path)
     timings: dict[str, float] = {}
 
     character = load_character(character_dir)
@@ -483,6 +527,7 @@ def render_shot(
         threads,
         glasses=glasses,
         pixel_aspect=aspect,
+        layer_path=layer_path,
     )
     timings["render"] = time.perf_counter() - started
 
@@ -507,6 +552,11 @@ def render_shot(
                 if matte_path
                 else {}
             ),
+            **(
+                {"layer": {"path": layer_path.name, "sha256": sha256_file(layer_path)}}
+                if layer_path
+                else {}
+            ),
         },
         "frames": {"total": plate.info.frame_count, "swapped": swapped},
         "credentials": credentials,
@@ -523,6 +573,7 @@ def render_shot(
         swapped_frames=swapped,
         target_tracks=targets,
         matte=matte_path,
+        layer=layer_path,
         credentials=credentials,
         seconds=timings,
         glasses_tracks=sorted(glasses),
@@ -585,8 +636,10 @@ def _render_frames(
     threads: int,
     glasses: frozenset[int] = frozenset(),
     pixel_aspect: Fraction = Fraction(1),
+    layer_path: Path | None = None,
 ) -> int:
-    """Second pass over the plate: swap, watermark and write every frame. Returns the number of
+    """Second pass over the plate: swap, watermark and write every frame (and the matte and
+    face layer when `matte_path` / `layer_path` are given). Returns the number of
     frames in which at least one face was swapped. The tracks in `glasses` keep their eyeglass
     frames in front of the character.
 
@@ -621,6 +674,10 @@ def _render_frames(
             matte_writer = _matte_writer(matte_path, written, settings.encoder_threads, frame_times)
         if matte_writer is not None:
             writers.append(matte_writer)
+        layer_writer = None
+        if layer_path:
+            layer_writer = _layer_writer(layer_path, written, render_id)
+            writers.append(layer_writer)
         encoder = stack.enter_context(BackgroundWriter(*writers))
         # a tracks file without hands (version 1, or analysed without them): search them here
         live_hands = None
@@ -656,6 +713,7 @@ def _render_frames(
                     matte_writer,
                     glasses,
                     pixel_aspect,
+                    layer_writer,
                 )
             )
             if len(in_flight) > threads:

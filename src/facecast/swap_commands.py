@@ -22,6 +22,13 @@ def swap_command(
     matte: Annotated[
         Path | None, typer.Option(help="Write the alpha matte: video file or PNG folder.")
     ] = None,
+    layer: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the face layer: a folder of premultiplied RGBA OpenEXR frames that, "
+            "merged over the plate, rebuild the output (for Nuke)."
+        ),
+    ] = None,
     engine: Annotated[str, typer.Option(help="Swap engine: mesh or neural.")] = "mesh",
     model: Annotated[Path | None, typer.Option(help="Model folder (neural engine).")] = None,
     shape_strength: Annotated[
@@ -130,6 +137,7 @@ def swap_command(
         output,
         settings=settings,
         matte=matte,
+        layer=layer,
         tracks_file=tracks,
         report_dir=report,
         gallery=gallery,
@@ -154,6 +162,8 @@ def swap_command(
     typer.echo(f"output:   {result.output} ({written})")
     if result.matte:
         typer.echo(f"matte:    {result.matte}")
+    if result.layer:
+        typer.echo(f"layer:    {result.layer} (RGBA OpenEXR, premultiplied, scene-linear)")
     typer.echo(f"manifest: {result.manifest}")
     if result.report is not None:
         typer.echo(f"report:   {report / 'report.html'}")

@@ -25,7 +25,8 @@ from facecast.composite.pixelwise import mix
 from facecast.engines.base import FaceLayer
 from facecast.mesh.regions import contour, face_extent
 
-_MAX_VALUE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+#: The full-scale value of each integer pixel type.
+INTEGER_PEAK = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,8 @@ def to_unit_float(pixels: np.ndarray) -> np.ndarray:
     ``uint8``/``uint16`` are scaled; ``float32`` (scene-linear EXR) is clipped to [0, 1] and
     encoded with the sRGB curve, since the light transfer works on display-referred values.
     """
-    if pixels.dtype in _MAX_VALUE:
-        return pixels.astype(np.float32) / _MAX_VALUE[pixels.dtype]
+    if pixels.dtype in INTEGER_PEAK:
+        return pixels.astype(np.float32) / INTEGER_PEAK[pixels.dtype]
     linear = np.clip(pixels.astype(np.float32), 0.0, 1.0)
     return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
 
@@ -149,10 +150,14 @@ def from_unit_float(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Inverse of `to_unit_float` for the plate's dtype (rounded and clipped for integers)."""
     dtype = np.dtype(dtype)
     encoded = np.clip(pixels, 0.0, 1.0)
-    if dtype in _MAX_VALUE:
-        return np.round(encoded * _MAX_VALUE[dtype]).astype(dtype)
-    linear = np.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4)
-    return linear.astype(dtype)
+    if dtype in INTEGER_PEAK:
+        return np.round(encoded * INTEGER_PEAK[dtype]).astype(dtype)
+    return srgb_to_linear(encoded).astype(dtype)
+
+
+def srgb_to_linear(encoded: np.ndarray) -> np.ndarray:
+    """Linear light of sRGB-encoded values in [0, 1] (the sRGB decoding curve), same shape."""
+    return np.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4)
 
 
 def face_outline_mask(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

@@ -106,8 +106,8 @@ def _read_exr(path: Path) -> np.ndarray:
     try:
         with OpenEXR.File(str(path)) as exr:
             channels = exr.channels()
-            if "RGB" in channels:
-                rgb = channels["RGB"].pixels
+            if "RGB" in channels or "RGBA" in channels:  # interleaved (alpha dropped)
+                rgb = channels["RGB" if "RGB" in channels else "RGBA"].pixels
             else:
                 rgb = np.stack([channels[c].pixels for c in "RGB"], axis=-1)
     except Exception as error:
@@ -116,11 +116,17 @@ def _read_exr(path: Path) -> np.ndarray:
     return np.ascontiguousarray(rgb[..., :3], dtype=np.float32)
 
 
-def write_image(path: str | Path, image: np.ndarray, pixel_aspect: float = 1.0) -> None:
-    """Write RGB ``(H, W, 3)`` (``uint8``/``uint16`` to PNG/TIFF/JPEG, ``float32`` to EXR).
+def write_image(
+    path: str | Path,
+    image: np.ndarray,
+    pixel_aspect: float = 1.0,
+    attributes: dict[str, str] | None = None,
+) -> None:
+    """Write RGB or RGBA ``(H, W, 3|4)`` (``uint8``/``uint16`` to PNG/TIFF/JPEG, ``float16`` or
+    ``float32`` to EXR as half or full float channels).
 
-    An EXR records `pixel_aspect` (width over height of a pixel) in its header; the other
-    formats have no such field.
+    An EXR records `pixel_aspect` (width over height of a pixel) and the string `attributes`
+    in its header; the other formats have no such fields.
     """
     path = Path(path)
     if path.suffix.lower() == ".exr":
@@ -130,9 +136,12 @@ def write_image(path: str | Path, image: np.ndarray, pixel_aspect: float = 1.0) 
             "compression": OpenEXR.ZIP_COMPRESSION,
             "type": OpenEXR.scanlineimage,
             "pixelAspectRatio": float(pixel_aspect),
+            **(attributes or {}),
         }
-        pixels = np.ascontiguousarray(image.astype(np.float32))
-        with OpenEXR.File(header, {"RGB": pixels}) as exr:
+        kind = np.float16 if image.dtype == np.float16 else np.float32
+        pixels = np.ascontiguousarray(image.astype(kind))
+        channels = "RGBA" if pixels.ndim == 3 and pixels.shape[2] == 4 else "RGB"
+        with OpenEXR.File(header, {channels: pixels}) as exr:
             exr.write(str(path))
         return
     if image.ndim == 3 and image.shape[2] == 4:
@@ -250,6 +259,8 @@ class SequenceWriter:
         File-name prefix; frames are numbered from `first_index` with `digits` digits (at least).
     pixel_aspect
         Written into the header of EXR frames (`write_image`).
+    attributes
+        String attributes written into the header of EXR frames (`write_image`).
     """
 
     def __init__(
@@ -260,6 +271,7 @@ class SequenceWriter:
         first_index: int = 0,
         digits: int = 6,
         pixel_aspect: float = 1.0,
+        attributes: dict[str, str] | None = None,
     ) -> None:
         self.folder = Path(folder)
         if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
@@ -273,12 +285,14 @@ class SequenceWriter:
         self.first_index = first_index
         self.digits = digits
         self.pixel_aspect = pixel_aspect
+        self.attributes = dict(attributes or {})
 
     def write(self, frame: np.ndarray) -> None:
-        """Write the next frame (RGB/RGBA ``uint8``/``uint16``/``float32``, or a single channel)."""
+        """Write the next frame (RGB/RGBA ``uint8``/``uint16``/``float16``/``float32``, or a
+        single channel)."""
         index = self.first_index + self.frames_written
         name = f"{self.stem}.{index:0{self.digits}d}.{self.extension}"
-        write_image(self.temp_folder / name, frame, self.pixel_aspect)
+        write_image(self.temp_folder / name, frame, self.pixel_aspect, self.attributes)
         self.frames_written += 1
 
     def close(self) -> Path:
