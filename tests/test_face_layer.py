@@ -73,7 +73,7 @@ def _layers(folder: Path) -> list[tuple[np.ndarray, dict]]:
 def test_the_layer_over_the_plate_is_the_output(rendered):
     result, plates, outputs, mattes = rendered
     layers = _layers(result.layer)
-    assert [p.name for p in sorted(result.layer.glob("*.exr"))][0] == "layer.000000.exr"
+    assert min(p.name for p in result.layer.glob("*.exr")) == "layer.000000.exr"
     assert len(layers) == FRAMES == len(outputs)
     for (pixels, _), plate, output, matte in zip(layers, plates, outputs, mattes, strict=True):
         assert pixels.dtype == np.float16 and pixels.shape == (*plate.shape[:2], 4)
