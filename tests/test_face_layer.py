@@ -63,10 +63,18 @@ def rendered(tmp_path_factory):
 
 
 def _layers(folder: Path) -> list[tuple[np.ndarray, dict]]:
+    """Each layer EXR as ``float16 (H, W, 4)`` in its display window (its data window is the
+    alpha's bounding box), with its header."""
     layers = []
     for path in sorted(folder.glob("*.exr")):
         with OpenEXR.File(str(path)) as exr:
-            layers.append((exr.channels()["RGBA"].pixels, dict(exr.header())))
+            header, pixels = dict(exr.header()), exr.channels()["RGBA"].pixels
+        (x0, y0), (x1, y1) = header["dataWindow"]
+        (_, _), (right, bottom) = header["displayWindow"]
+        assert pixels.shape[:2] == (y1 - y0 + 1, x1 - x0 + 1)
+        full = np.zeros((bottom + 1, right + 1, 4), np.float16)
+        full[y0 : y1 + 1, x0 : x1 + 1] = pixels
+        layers.append((full, header))
     return layers
 
 
@@ -97,7 +105,10 @@ def test_the_layer_over_the_plate_is_the_output(rendered):
 
 def test_the_layer_is_labelled_and_recorded(rendered):
     result, *_ = rendered
-    for _, header in _layers(result.layer):
+    for pixels, header in _layers(result.layer):
+        # stored as the face's bounding box, not the whole 1280 x 720 frame
+        (x0, y0), (x1, y1) = header["dataWindow"]
+        assert (x1 - x0 + 1) * (y1 - y0 + 1) < 0.25 * pixels.shape[0] * pixels.shape[1]
         assert "AI-generated" in header["comments"]
         assert header["facecast_render_id"] == result.render_id
     manifest = json.loads(result.manifest.read_text())

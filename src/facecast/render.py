@@ -43,7 +43,7 @@ from facecast.composite.compositor import (
     from_unit_float,
     to_unit_float,
 )
-from facecast.composite.layer import face_layer
+from facecast.composite.layer import changed_pixels, face_layer
 from facecast.engines import create_engine
 from facecast.errors import FaceNotFoundError, MediaError
 from facecast.media import (
@@ -262,7 +262,8 @@ def _matte_pixels(writer: VideoWriter | SequenceWriter, matte: np.ndarray) -> np
 
 def _layer_writer(path: Path, info: ShotInfo, render_id: str) -> SequenceWriter:
     """A writer for the face layer: an RGBA half-float OpenEXR sequence numbered as the plate,
-    each header saying what the pixels are and which render made them."""
+    each frame's data window the bounding box of its alpha, each header saying what the pixels
+    are and which render made them."""
     return SequenceWriter(
         path,
         extension="exr",
@@ -270,6 +271,7 @@ def _layer_writer(path: Path, info: ShotInfo, render_id: str) -> SequenceWriter:
         first_index=info.first_frame,
         digits=info.frame_digits,
         pixel_aspect=float(info.pixel_aspect),
+        crop_to_alpha=True,
         attributes={
             "comments": LAYER_LABEL,
             "facecast_render_id": render_id,
@@ -364,7 +366,7 @@ def _finished_frame(
     if matte_writer is not None:
         pixels.append(_matte_pixels(matte_writer, matte))
     if layer_writer is not None:
-        changed = np.any(swapped_frame != frame, axis=2)
+        changed = changed_pixels(frame, swapped_frame)
         pixels.append(face_layer(output, frame, matte, changed))
     return tuple(pixels), swapped
 

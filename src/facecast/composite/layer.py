@@ -21,6 +21,7 @@ plate's Read node to sRGB to match); EXR plates are already linear.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from facecast.composite.compositor import INTEGER_PEAK, srgb_to_linear
@@ -28,12 +29,18 @@ from facecast.composite.compositor import INTEGER_PEAK, srgb_to_linear
 
 def scene_linear(pixels: np.ndarray) -> np.ndarray:
     """``float32 (h, w, 3)`` linear light of plate pixels: ``uint8``/``uint16`` are taken as
-    sRGB-encoded in [0, 1] of their range and decoded; ``float32`` (EXR) is already linear and
-    returned as it is (values above 1 kept)."""
+    sRGB-encoded in [0, 1] of their range and decoded (through a table of every code value);
+    ``float32`` (EXR) is already linear and returned as it is (values above 1 kept)."""
     if pixels.dtype in INTEGER_PEAK:
-        encoded = pixels.astype(np.float32) / np.float32(INTEGER_PEAK[pixels.dtype])
-        return srgb_to_linear(encoded).astype(np.float32)
+        return _decoding_table(pixels.dtype)[pixels]
     return pixels.astype(np.float32)
+
+
+def _decoding_table(dtype: np.dtype) -> np.ndarray:
+    """``float32 (peak + 1,)``: the linear light of every code value of an integer dtype."""
+    peak = INTEGER_PEAK[np.dtype(dtype)]
+    codes = np.arange(int(peak) + 1, dtype=np.float64) / peak
+    return srgb_to_linear(codes).astype(np.float32)
 
 
 def face_layer(
@@ -49,7 +56,8 @@ def face_layer(
     matte
         ``float32 (H, W)`` in [0, 1]: the swap's alpha.
     changed
-        ``bool (H, W)``: the pixels the swap changed (the layer is 0 elsewhere).
+        ``bool (H, W)``: the pixels the swap changed (`changed_pixels`; the layer is 0
+        elsewhere).
 
     Returns
     -------
@@ -59,27 +67,40 @@ def face_layer(
     """
     height, width = matte.shape
     layer = np.zeros((height, width, 4), np.float16)
-    region = changed | (matte > 0)
-    rows, cols = np.nonzero(region)
-    if rows.size == 0:
+    region = (changed | (matte > 0)).astype(np.uint8)
+    x, y, w, h = cv2.boundingRect(region)
+    if w == 0 or h == 0:
         return layer
-    box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+    box = (slice(y, y + h), slice(x, x + w))
     light, behind = scene_linear(output[box]), scene_linear(plate[box])
     peak = max(1.0, float(light.max()))
     alpha = np.maximum(matte[box], _least_alpha(light, behind, peak)) * region[box]
-    alpha = alpha[..., None]
-    colour = np.clip(light - (1.0 - alpha) * behind, 0.0, alpha * peak)
-    layer[box] = np.concatenate([colour, alpha], axis=2).astype(np.float16)
+    premultiplied = np.empty((h, w, 4), np.float32)
+    colour, premultiplied[..., 3] = premultiplied[..., :3], alpha
+    np.subtract(light, (1.0 - alpha)[..., None] * behind, out=colour)
+    np.minimum(colour, alpha[..., None] * peak, out=colour)
+    np.maximum(colour, 0.0, out=colour)
+    layer[box] = premultiplied
     return layer
+
+
+def changed_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """``bool (H, W)``: where two ``(H, W, 3)`` frames of one dtype differ in any channel
+    (OpenCV's per-channel maximum: a tenth of the time of NumPy's ``any(axis=2)``)."""
+    red, green, blue = cv2.split(cv2.absdiff(before, after))
+    return cv2.max(cv2.max(red, green), blue) > 0
 
 
 def _least_alpha(light: np.ndarray, behind: np.ndarray, peak: float) -> np.ndarray:
     """``float32 (h, w)``: the smallest alpha whose premultiplied colour
-    ``light - (1 - alpha) * behind`` (both ``(h, w, 3)`` linear) lies in ``[0, alpha * peak]``
-    in every channel."""
-    darker = np.where(light < behind, 1.0 - light / np.maximum(behind, 1e-12), 0.0)
-    brighter = np.where(light > behind, (light - behind) / np.maximum(peak - behind, 1e-12), 0.0)
-    return np.clip(np.maximum(darker, brighter).max(axis=2), 0.0, 1.0).astype(np.float32)
+    ``light - (1 - alpha) * behind`` (both ``float32 (h, w, 3)`` linear) lies in
+    ``[0, alpha * peak]`` in every channel: ``1 - light / behind`` where the swap darkened a
+    channel, ``(light - behind) / (peak - behind)`` where it brightened one (each is negative
+    in the other case, so the maximum with 0 picks the right one)."""
+    darker = 1.0 - light / np.maximum(behind, 1e-12)
+    brighter = (light - behind) / np.maximum(peak - behind, 1e-12)
+    least = np.maximum(darker, brighter, out=darker).max(axis=2)
+    return np.minimum(np.maximum(least, 0.0, out=least), 1.0, out=least)
 
 
 def layer_over(layer: np.ndarray, plate: np.ndarray) -> np.ndarray:

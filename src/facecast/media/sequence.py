@@ -101,19 +101,51 @@ def _check_header_size(path: Path) -> None:
 
 
 def _read_exr(path: Path) -> np.ndarray:
+    """An EXR's RGB in its display window (``float32 (H, W, 3)``): pixels of a data window
+    smaller than the display window (a compositor's bounding box) sit at their place on black,
+    pixels beyond it (overscan) are cut off. Sizes are checked from the header first."""
     import OpenEXR
 
     try:
+        with OpenEXR.File(str(path), header_only=True) as exr:
+            header = exr.header()
+        data, display = _window(header["dataWindow"]), _window(header["displayWindow"])
+        for x0, y0, x1, y1 in (data, display):
+            check_frame_size(x1 - x0, y1 - y0, path)
         with OpenEXR.File(str(path)) as exr:
             channels = exr.channels()
             if "RGB" in channels or "RGBA" in channels:  # interleaved (alpha dropped)
                 rgb = channels["RGB" if "RGB" in channels else "RGBA"].pixels
             else:
                 rgb = np.stack([channels[c].pixels for c in "RGB"], axis=-1)
+    except MediaError:
+        raise
     except Exception as error:
         raise MediaError(f"cannot be read as OpenEXR ({error})", path) from None
-    check_frame_size(rgb.shape[1], rgb.shape[0], path)
-    return np.ascontiguousarray(rgb[..., :3], dtype=np.float32)
+    rgb = np.asarray(rgb[..., :3], dtype=np.float32)
+    if data == display:
+        return np.ascontiguousarray(rgb)
+    return _placed(rgb, data, display)
+
+
+def _window(corners) -> tuple[int, int, int, int]:
+    """An EXR window's ``(x0, y0, x1, y1)``, ends exclusive, from its inclusive corners."""
+    (x0, y0), (x1, y1) = corners
+    return int(x0), int(y0), int(x1) + 1, int(y1) + 1
+
+
+def _placed(
+    pixels: np.ndarray, data: tuple[int, int, int, int], display: tuple[int, int, int, int]
+) -> np.ndarray:
+    """``float32 (H, W, 3)`` display-window frame holding `pixels` (the data window's)."""
+    frame = np.zeros((display[3] - display[1], display[2] - display[0], 3), np.float32)
+    left, top = max(data[0], display[0]), max(data[1], display[1])
+    right, bottom = min(data[2], display[2]), min(data[3], display[3])
+    if right > left and bottom > top:
+        frame[top - display[1] : bottom - display[1], left - display[0] : right - display[0]] = (
+            pixels[top - data[1] : bottom - data[1], left - data[0] : right - data[0]]
+        )
+    return frame
 
 
 def write_image(
@@ -121,12 +153,15 @@ def write_image(
     image: np.ndarray,
     pixel_aspect: float = 1.0,
     attributes: dict[str, str] | None = None,
+    crop_to_alpha: bool = False,
 ) -> None:
     """Write RGB or RGBA ``(H, W, 3|4)`` (``uint8``/``uint16`` to PNG/TIFF/JPEG, ``float16`` or
     ``float32`` to EXR as half or full float channels).
 
     An EXR records `pixel_aspect` (width over height of a pixel) and the string `attributes`
-    in its header; the other formats have no such fields.
+    in its header; the other formats have no such fields. With `crop_to_alpha`, an RGBA EXR
+    stores only the bounding box of its non-zero alpha as its data window (the display window
+    stays the whole frame), as a compositor's bounding box.
     """
     path = Path(path)
     if path.suffix.lower() == ".exr":
@@ -139,8 +174,14 @@ def write_image(
             **(attributes or {}),
         }
         kind = np.float16 if image.dtype == np.float16 else np.float32
+        channels = "RGBA" if image.ndim == 3 and image.shape[2] == 4 else "RGB"
+        if crop_to_alpha and channels == "RGBA":
+            x0, y0, x1, y1 = _alpha_box(image[..., 3])
+            height, width = image.shape[:2]
+            header["displayWindow"] = (np.int32([0, 0]), np.int32([width - 1, height - 1]))
+            header["dataWindow"] = (np.int32([x0, y0]), np.int32([x1 - 1, y1 - 1]))
+            image = image[y0:y1, x0:x1]
         pixels = np.ascontiguousarray(image.astype(kind))
-        channels = "RGBA" if pixels.ndim == 3 and pixels.shape[2] == 4 else "RGB"
         with OpenEXR.File(header, {channels: pixels}) as exr:
             exr.write(str(path))
         return
@@ -152,6 +193,15 @@ def write_image(
         bgr = image
     if not cv2.imwrite(str(path), bgr):
         raise MediaError("cannot be written as an image", path)
+
+
+def _alpha_box(alpha: np.ndarray) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)`` (ends exclusive) around the non-zero pixels of ``alpha (H, W)``;
+    the top-left pixel when there are none (an EXR's data window cannot be empty)."""
+    x, y, width, height = cv2.boundingRect((alpha != 0).astype(np.uint8))
+    if width == 0 or height == 0:
+        return 0, 0, 1, 1
+    return x, y, x + width, y + height
 
 
 def probe_sequence(folder: Path, fps: Fraction = Fraction(24)) -> ShotInfo:
@@ -261,6 +311,8 @@ class SequenceWriter:
         Written into the header of EXR frames (`write_image`).
     attributes
         String attributes written into the header of EXR frames (`write_image`).
+    crop_to_alpha
+        RGBA EXR frames store only their alpha's bounding box (`write_image`).
     """
 
     def __init__(
@@ -272,6 +324,7 @@ class SequenceWriter:
         digits: int = 6,
         pixel_aspect: float = 1.0,
         attributes: dict[str, str] | None = None,
+        crop_to_alpha: bool = False,
     ) -> None:
         self.folder = Path(folder)
         if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
@@ -286,13 +339,15 @@ class SequenceWriter:
         self.digits = digits
         self.pixel_aspect = pixel_aspect
         self.attributes = dict(attributes or {})
+        self.crop_to_alpha = crop_to_alpha
 
     def write(self, frame: np.ndarray) -> None:
         """Write the next frame (RGB/RGBA ``uint8``/``uint16``/``float16``/``float32``, or a
         single channel)."""
         index = self.first_index + self.frames_written
         name = f"{self.stem}.{index:0{self.digits}d}.{self.extension}"
-        write_image(self.temp_folder / name, frame, self.pixel_aspect, self.attributes)
+        path = self.temp_folder / name
+        write_image(path, frame, self.pixel_aspect, self.attributes, self.crop_to_alpha)
         self.frames_written += 1
 
     def close(self) -> Path:
