@@ -67,8 +67,9 @@ def _layers(folder: Path) -> list[tuple[np.ndarray, dict]]:
     alpha's bounding box), with its header."""
     layers = []
     for path in sorted(folder.glob("*.exr")):
-        with OpenEXR.File(str(path)) as exr:
-            header, pixels = dict(exr.header()), exr.channels()["RGBA"].pixels
+        with OpenEXR.File(str(path)) as exr:  # the header is only valid while it is open
+            header = {key: exr.header()[key] for key in exr.header()}
+            pixels = exr.channels()["RGBA"].pixels
         (x0, y0), (x1, y1) = header["dataWindow"]
         (_, _), (right, bottom) = header["displayWindow"]
         assert pixels.shape[:2] == (y1 - y0 + 1, x1 - x0 + 1)

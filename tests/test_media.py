@@ -139,6 +139,47 @@ def test_exr_sequence_round_trip_keeps_float(tmp_path):
     assert to_uint8(loaded).dtype == np.uint8
 
 
+def test_an_exr_is_read_in_its_display_window(tmp_path):
+    """A compositor's EXR often stores a bounding box (data window inside the display window)
+    or overscan (beyond it): the frame is the display window, the data at its place."""
+    import OpenEXR
+
+    data = np.arange(3 * 4 * 3, dtype=np.float32).reshape(3, 4, 3)
+    windows = {"bbox": ((5, 2), (8, 4)), "overscan": ((-2, -1), (1, 1))}
+    for name, (start, end) in windows.items():
+        header = {
+            "compression": OpenEXR.ZIP_COMPRESSION,
+            "type": OpenEXR.scanlineimage,
+            "displayWindow": (np.int32([0, 0]), np.int32([15, 7])),
+            "dataWindow": (np.int32(start), np.int32(end)),
+        }
+        with OpenEXR.File(header, {"RGBA": np.dstack([data, np.ones((3, 4), np.float32)])}) as exr:
+            exr.write(str(tmp_path / f"{name}.exr"))
+    bbox = read_image(tmp_path / "bbox.exr")
+    assert bbox.shape == (8, 16, 3)
+    np.testing.assert_array_equal(bbox[2:5, 5:9], data)
+    assert bbox.sum() == data.sum()
+    overscan = read_image(tmp_path / "overscan.exr")  # x -2..1, y -1..1: the part on screen
+    assert overscan.shape == (8, 16, 3)
+    np.testing.assert_array_equal(overscan[0:2, 0:2], data[1:3, 2:4])
+    assert overscan.sum() == data[1:3, 2:4].sum()
+
+
+def test_an_rgba_layer_exr_stores_its_alpha_box(tmp_path):
+    layer = np.zeros((8, 16, 4), np.float16)
+    layer[3:5, 6:10] = 0.5
+    write_image(tmp_path / "layer.exr", layer, attributes={"comments": "x"}, crop_to_alpha=True)
+    import OpenEXR
+
+    with OpenEXR.File(str(tmp_path / "layer.exr")) as exr:  # its header lives with the file
+        header, pixels = exr.header(), exr.channels()["RGBA"].pixels
+        assert [list(c) for c in header["dataWindow"]] == [[6, 3], [9, 4]]
+        assert [list(c) for c in header["displayWindow"]] == [[0, 0], [15, 7]]
+        assert header["comments"] == "x"
+    assert pixels.dtype == np.float16 and pixels.shape == (2, 4, 4)
+    np.testing.assert_array_equal(read_image(tmp_path / "layer.exr"), layer[..., :3])
+
+
 def test_missing_file_is_one_clear_error(tmp_path):
     with pytest.raises(MediaError, match="does not exist"):
         open_plate(tmp_path / "nope.mp4")

@@ -109,7 +109,7 @@ def _read_exr(path: Path) -> np.ndarray:
     try:
         with OpenEXR.File(str(path), header_only=True) as exr:
             header = exr.header()
-        data, display = _window(header["dataWindow"]), _window(header["displayWindow"])
+            data, display = _window(header["dataWindow"]), _window(header["displayWindow"])
         for x0, y0, x1, y1 in (data, display):
             check_frame_size(x1 - x0, y1 - y0, path)
         with OpenEXR.File(str(path)) as exr:
@@ -264,7 +264,7 @@ def _pixel_aspect(path: Path) -> Fraction:
         return Fraction(1)
     import OpenEXR
 
-    with OpenEXR.File(str(path)) as exr:
+    with OpenEXR.File(str(path), header_only=True) as exr:
         ratio = float(exr.header().get("pixelAspectRatio", 1.0))
     return Fraction(ratio).limit_denominator(1000) if ratio > 0 else Fraction(1)
 
