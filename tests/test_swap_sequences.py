@@ -235,3 +235,47 @@ def test_a_variable_frame_rate_plate_keeps_its_frame_times(tmp_path, data):
     assert expected[1] == 0.066 and len(expected) == FRAMES
     assert times(output) == expected  # at the mean rate (as before) frame 1 came at 45 ms
     assert times(matte) == expected
+
+
+def test_a_scene_linear_exr_plate_keeps_its_highlights_off_the_face(tmp_path, data):
+    """A float EXR plate (clip1 decoded to linear light) with highlights above 1 (4.0, as a
+    practical lamp or a rim light gives) beside the face, within the blend's box: they came
+    back clipped to 1.0 because the compositing works on display-referred [0, 1]; now they
+    keep their level where the matte is 0 (give or take the blend's reach), the output stays
+    float and is the plate's beyond the blend."""
+    from facecast.composite.compositor import srgb_to_linear
+
+    source = open_plate(data("plates/weekly_address_clip1.mp4"))
+    plate = tmp_path / "plate_exr"
+    with SequenceWriter(plate, extension="exr") as writer:
+        for _, frame in zip(range(4), source.frames(), strict=False):
+            linear = srgb_to_linear(frame.astype(np.float32) / 255.0).astype(np.float32)
+            linear[140:150, 480:500] = 4.0  # above the forehead, inside the face's box
+            linear[300:310, 335:345] = 2.5  # beside the cheek
+            writer.write(linear)
+    output, matte = tmp_path / "out_exr", tmp_path / "matte_exr"
+    result = render_shot(
+        plate,
+        _london_004(tmp_path, data),
+        output,
+        matte=matte,
+        progress=False,
+        settings=RenderSettings(watermark=False, hands=False, codec="exr"),
+    )
+    assert result.swapped_frames == 4
+    for before, after, alpha in zip(
+        open_plate(plate).frames(), open_plate(output).frames(), open_plate(matte).frames(),
+        strict=True,
+    ):  # fmt: skip
+        assert after.dtype == np.float32
+        off_face, face = alpha[..., 0] == 0, alpha[..., 0] > 60000
+        assert np.abs(after - before)[face].mean() > 0.01  # the face was replaced
+        # beyond the blend: the plate's, to float rounding (the composite's [0, 1] round trip)
+        outside = _outside_the_blend(alpha[..., 0])
+        np.testing.assert_allclose(after[outside], before[outside], rtol=1e-5, atol=1e-6)
+        for rows, cols, level in (
+            (slice(140, 150), slice(480, 500), 4.0),
+            (slice(300, 310), slice(335, 345), 2.5),
+        ):
+            highlight = after[rows, cols][off_face[rows, cols]]
+            assert highlight.size and np.abs(highlight - level).max() < 0.25 * (level - 1.0)

@@ -42,6 +42,7 @@ from facecast.composite.compositor import (
     composite_face,
     from_unit_float,
     to_unit_float,
+    with_plate_range,
 )
 from facecast.composite.layer import changed_pixels, face_layer
 from facecast.engines import create_engine
@@ -312,6 +313,8 @@ def _swap_frame(
         original = output[y0:y1, x0:x1]
         result = composite_face(to_unit_float(original), layer, face, settings, occluder)
         new = from_unit_float(result.rgb, frame.dtype)
+        if frame.dtype == np.float32:  # scene-linear: keep what the [0, 1] composite clipped
+            new = with_plate_range(new, original, result.matte)
         output[y0:y1, x0:x1] = _pasted(new, original, result.changed)
         swapped = swapped or bool(result.matte.any())
         if matte is not None:

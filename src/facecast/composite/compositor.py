@@ -155,6 +155,20 @@ def from_unit_float(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return srgb_to_linear(encoded).astype(dtype)
 
 
+def with_plate_range(new: np.ndarray, original: np.ndarray, matte: np.ndarray) -> np.ndarray:
+    """A composited ``float32 (h, w, 3)`` scene-linear box (`from_unit_float` of the result)
+    with the part of the plate box `original` that `to_unit_float` clipped (values above 1,
+    below 0) put back where the plate shows, ``1 - matte`` (``float32 (h, w)``).
+
+    The compositing works on display-referred values in [0, 1], so an EXR plate's highlights
+    (a practical lamp, a rim light on the hair, 4.0 in linear light) inside the box but off the
+    face came back as 1.0; now they are the plate's. The character's face itself stays within
+    [0, 1].
+    """
+    excess = original - np.clip(original, 0.0, 1.0)
+    return (new + excess * (1.0 - matte)[..., None]).astype(np.float32)
+
+
 def srgb_to_linear(encoded: np.ndarray) -> np.ndarray:
     """Linear light of sRGB-encoded values in [0, 1] (the sRGB decoding curve), same shape."""
     return np.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4)
