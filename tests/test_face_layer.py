@@ -15,9 +15,10 @@ import OpenEXR
 import pytest
 
 from facecast.character.asset import create_character
-from facecast.composite.layer import face_layer, layer_over, scene_linear
+from facecast.composite.layer import face_layer, layer_over
 from facecast.errors import MediaError
 from facecast.media import VideoWriter, open_plate
+from facecast.media.transfer import scene_linear
 from facecast.render import render_shot
 
 CONSENT = Path(__file__).resolve().parents[1] / "examples" / "consent_london_004.toml"

@@ -180,6 +180,36 @@ def test_an_rgba_layer_exr_stores_its_alpha_box(tmp_path):
     np.testing.assert_array_equal(read_image(tmp_path / "layer.exr"), layer[..., :3])
 
 
+def test_sequence_formats_follow_the_plates_pixels(tmp_path):
+    """A float EXR plate to a folder with no format went to PNG, which OpenCV cut to 0 and 1
+    (a black frame); now it goes to EXR, PNG/JPEG are refused for it in one line, and an 8-bit
+    frame written as EXR is linear light, not 0-255."""
+    from facecast.media import check_sequence_output, default_sequence_format
+    from facecast.media.transfer import srgb_to_linear
+
+    frame = np.linspace(0, 1, 8 * 8 * 3, dtype=np.float32).reshape(8, 8, 3)
+    with SequenceWriter(tmp_path / "exr_plate", extension="exr") as writer:
+        writer.write(frame)
+    exr_plate = open_plate(tmp_path / "exr_plate").info
+    assert default_sequence_format(exr_plate) == "exr"
+    for name in ("png", "jpg"):
+        with pytest.raises(MediaError, match=rf"out: {name.upper()} holds .* float32: use"):
+            check_sequence_output(tmp_path / "out", exr_plate, name)
+    with pytest.raises(MediaError, match="unknown image format 'webp'"):
+        check_sequence_output(tmp_path / "out", exr_plate, "webp")
+    with pytest.raises(MediaError, match="cannot hold float32 pixels"):
+        write_image(tmp_path / "cut.png", frame)
+    with open_writer(tmp_path / "out", exr_plate) as writer:
+        writer.write(frame)
+    (written,) = list((tmp_path / "out").iterdir())
+    assert written.suffix == ".exr"
+    np.testing.assert_array_equal(read_image(written), frame)
+    codes = (np.arange(64 * 3) % 256).astype(np.uint8).reshape(8, 8, 3)
+    write_image(tmp_path / "eight_bit.exr", codes)
+    expected = srgb_to_linear(codes / 255.0).astype(np.float32)
+    np.testing.assert_allclose(read_image(tmp_path / "eight_bit.exr"), expected, rtol=1e-6)
+
+
 def test_missing_file_is_one_clear_error(tmp_path):
     with pytest.raises(MediaError, match="does not exist"):
         open_plate(tmp_path / "nope.mp4")

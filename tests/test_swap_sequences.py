@@ -243,7 +243,7 @@ def test_a_scene_linear_exr_plate_keeps_its_highlights_off_the_face(tmp_path, da
     back clipped to 1.0 because the compositing works on display-referred [0, 1]; now they
     keep their level where the matte is 0 (give or take the blend's reach), the output stays
     float and is the plate's beyond the blend."""
-    from facecast.composite.compositor import srgb_to_linear
+    from facecast.media.transfer import srgb_to_linear
 
     source = open_plate(data("plates/weekly_address_clip1.mp4"))
     plate = tmp_path / "plate_exr"
@@ -260,9 +260,10 @@ def test_a_scene_linear_exr_plate_keeps_its_highlights_off_the_face(tmp_path, da
         output,
         matte=matte,
         progress=False,
-        settings=RenderSettings(watermark=False, hands=False, codec="exr"),
+        settings=RenderSettings(watermark=False, hands=False),  # no codec: EXR, as the plate
     )
-    assert result.swapped_frames == 4
+    assert result.swapped_frames == 4 and result.encoding == {"codec": "exr", "dtype": "float32"}
+    assert sorted(p.suffix for p in output.iterdir()) == [".exr"] * 4
     for before, after, alpha in zip(
         open_plate(plate).frames(), open_plate(output).frames(), open_plate(matte).frames(),
         strict=True,

@@ -52,7 +52,9 @@ from facecast.media import (
     SequenceWriter,
     ShotInfo,
     VideoWriter,
+    check_sequence_output,
     check_video_output,
+    default_sequence_format,
     default_video_codec,
     open_plate,
     open_writer,
@@ -398,7 +400,8 @@ def _encoding(output: Path, info: ShotInfo, codec: str | None) -> dict:
     if output.suffix:
         codec = codec or default_video_codec(output, info)
         return {"codec": codec, "pixel_format": pixel_format(codec, info.bit_depth)}
-    return {"codec": codec or "png", "dtype": info.dtype}
+    name = codec or default_sequence_format(info)
+    return {"codec": name, "dtype": "float32" if name == "exr" else info.dtype}
 
 
 def _pasted(new: np.ndarray, original: np.ndarray, changed: np.ndarray) -> np.ndarray:
@@ -481,6 +484,8 @@ def render_shot(
     plate = open_plate(plate_path)
     if output.suffix:
         check_video_output(output, plate.info, settings.codec)
+    else:
+        check_sequence_output(output, plate.info, settings.codec)
 
     aspect = chosen_pixel_aspect(plate.info, settings.pixel_aspect)
     started = time.perf_counter()

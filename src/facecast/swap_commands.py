@@ -48,7 +48,8 @@ def swap_command(
         str | None,
         typer.Option(
             help="h264 (default; for a plate of more than 8 bits: prores4444 in .mov, ffv1 in "
-            ".mkv), prores4444, ffv1; png/tiff/exr for folders."
+            ".mkv), prores4444, ffv1; png (default), tiff, exr, jpg for folders (exr for a "
+            "float EXR plate)."
         ),
     ] = None,
     crf: Annotated[int | None, typer.Option(help="H.264 quality, lower is better.")] = None,

@@ -23,10 +23,8 @@ from facecast.composite.grid import grow, shrink
 from facecast.composite.light import transfer_lighting
 from facecast.composite.pixelwise import mix
 from facecast.engines.base import FaceLayer
+from facecast.media.transfer import INTEGER_PEAK, linear_to_srgb, srgb_to_linear
 from facecast.mesh.regions import contour, face_extent
-
-#: The full-scale value of each integer pixel type.
-INTEGER_PEAK = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 
 @dataclass(frozen=True)
@@ -142,8 +140,7 @@ def to_unit_float(pixels: np.ndarray) -> np.ndarray:
     """
     if pixels.dtype in INTEGER_PEAK:
         return pixels.astype(np.float32) / INTEGER_PEAK[pixels.dtype]
-    linear = np.clip(pixels.astype(np.float32), 0.0, 1.0)
-    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return linear_to_srgb(np.clip(pixels.astype(np.float32), 0.0, 1.0))
 
 
 def from_unit_float(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -167,11 +164,6 @@ def with_plate_range(new: np.ndarray, original: np.ndarray, matte: np.ndarray) -
     """
     excess = original - np.clip(original, 0.0, 1.0)
     return (new + excess * (1.0 - matte)[..., None]).astype(np.float32)
-
-
-def srgb_to_linear(encoded: np.ndarray) -> np.ndarray:
-    """Linear light of sRGB-encoded values in [0, 1] (the sRGB decoding curve), same shape."""
-    return np.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4)
 
 
 def face_outline_mask(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

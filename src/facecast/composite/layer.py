@@ -24,23 +24,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facecast.composite.compositor import INTEGER_PEAK, srgb_to_linear
-
-
-def scene_linear(pixels: np.ndarray) -> np.ndarray:
-    """``float32 (h, w, 3)`` linear light of plate pixels: ``uint8``/``uint16`` are taken as
-    sRGB-encoded in [0, 1] of their range and decoded (through a table of every code value);
-    ``float32`` (EXR) is already linear and returned as it is (values above 1 kept)."""
-    if pixels.dtype in INTEGER_PEAK:
-        return _decoding_table(pixels.dtype)[pixels]
-    return pixels.astype(np.float32)
-
-
-def _decoding_table(dtype: np.dtype) -> np.ndarray:
-    """``float32 (peak + 1,)``: the linear light of every code value of an integer dtype."""
-    peak = INTEGER_PEAK[np.dtype(dtype)]
-    codes = np.arange(int(peak) + 1, dtype=np.float64) / peak
-    return srgb_to_linear(codes).astype(np.float32)
+from facecast.media.transfer import scene_linear
 
 
 def face_layer(

@@ -40,7 +40,9 @@ __all__ = [
     "SequenceWriter",
     "ShotInfo",
     "VideoWriter",
+    "check_sequence_output",
     "check_video_output",
+    "default_sequence_format",
     "default_video_codec",
     "open_plate",
     "open_writer",
@@ -144,9 +146,10 @@ def open_writer(
         )
     if path.suffix:
         raise MediaError(f"unsupported output extension {path.suffix!r}", path)
+    check_sequence_output(path, info, codec)
     return SequenceWriter(
         path,
-        extension=codec or "png",
+        extension=codec or default_sequence_format(info),
         first_index=info.first_frame,
         digits=info.frame_digits,
         pixel_aspect=float(info.pixel_aspect),
@@ -178,6 +181,47 @@ def check_video_output(path: Path, info: ShotInfo, codec: str | None = None) -> 
         raise MediaError(
             f"H.264 needs an even frame size and the plate is {upright[0]}x{upright[1]}: "
             "use --codec prores4444 (.mov), --codec ffv1 (.mkv) or an image-sequence folder",
+            path,
+        )
+
+
+#: Image formats of a sequence output, with the pixel types each can hold.
+SEQUENCE_FORMATS = {
+    "png": ("uint8", "uint16"),
+    "tiff": ("uint8", "uint16", "float32"),
+    "exr": ("uint8", "uint16", "float32"),
+    "jpg": ("uint8",),
+}
+
+
+def default_sequence_format(info: ShotInfo) -> str:
+    """The image format a sequence output gets when none is asked for: OpenEXR for a
+    scene-linear float plate, PNG (8 or 16 bits, as the plate) otherwise."""
+    return "exr" if info.dtype == "float32" else "png"
+
+
+def check_sequence_output(path: Path, info: ShotInfo, codec: str | None = None) -> None:
+    """Refuse, before any work, an image-sequence output whose format (`codec`, else
+    `default_sequence_format`) is unknown or cannot hold the plate's pixels: a float EXR plate
+    as PNG or JPEG (OpenCV would cut linear light to 0 and 1), a 16-bit plate as JPEG.
+    An integer plate written as EXR is converted to linear light (`write_image`).
+
+    Raises
+    ------
+    MediaError
+        Naming `path` and what to use instead.
+    """
+    name = codec or default_sequence_format(info)
+    if name not in SEQUENCE_FORMATS:
+        raise MediaError(
+            f"unknown image format {name!r} for a sequence (use {', '.join(SEQUENCE_FORMATS)})",
+            path,
+        )
+    if info.dtype not in SEQUENCE_FORMATS[name]:
+        holds = "8-bit" if name == "jpg" else "8- and 16-bit"
+        raise MediaError(
+            f"{name.upper()} holds {holds} pixels and the plate is {info.dtype}: "
+            f"use --codec {'exr or tiff' if info.dtype == 'float32' else 'png, tiff or exr'}",
             path,
         )
 

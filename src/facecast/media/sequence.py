@@ -18,9 +18,16 @@ import numpy as np
 
 from facecast.errors import MediaError
 from facecast.media.limits import check_frame_size
+from facecast.media.transfer import INTEGER_PEAK, scene_linear
 from facecast.media.types import ShotInfo
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr"}
+#: Pixel types OpenCV writes faithfully into each format (it would cut float to 0 and 1).
+_WRITABLE = {
+    ".png": (np.uint8, np.uint16),
+    ".jpg": (np.uint8,),
+    ".jpeg": (np.uint8,),
+}
 _DTYPE_OF_DEPTH = {np.dtype(np.uint8): "uint8", np.dtype(np.uint16): "uint16"}
 
 
@@ -173,6 +180,8 @@ def write_image(
             "pixelAspectRatio": float(pixel_aspect),
             **(attributes or {}),
         }
+        if image.dtype in INTEGER_PEAK:  # display-referred code values: to linear light
+            image = scene_linear(image)
         kind = np.float16 if image.dtype == np.float16 else np.float32
         channels = "RGBA" if image.ndim == 3 and image.shape[2] == 4 else "RGB"
         if crop_to_alpha and channels == "RGBA":
@@ -185,6 +194,8 @@ def write_image(
         with OpenEXR.File(header, {channels: pixels}) as exr:
             exr.write(str(path))
         return
+    if image.dtype not in _WRITABLE.get(path.suffix.lower(), (image.dtype,)):
+        raise MediaError(f"cannot hold {image.dtype} pixels (use .exr or .tiff)", path)
     if image.ndim == 3 and image.shape[2] == 4:
         bgr = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
     elif image.ndim == 3:
