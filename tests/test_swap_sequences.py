@@ -242,23 +242,32 @@ def test_a_scene_linear_exr_plate_keeps_its_highlights_off_the_face(tmp_path, da
     practical lamp or a rim light gives) beside the face, within the blend's box: they came
     back clipped to 1.0 because the compositing works on display-referred [0, 1]; now they
     keep their level where the matte is 0 (give or take the blend's reach), the output stays
-    float and is the plate's beyond the blend."""
+    float EXR and is the plate's beyond the blend, and every output and layer frame carries its
+    plate frame's header attributes (timecode, ACEScg chromaticities, the camera's keys)."""
+    import OpenEXR
+
+    from facecast.media import write_image
     from facecast.media.transfer import srgb_to_linear
 
     source = open_plate(data("plates/weekly_address_clip1.mp4"))
     plate = tmp_path / "plate_exr"
-    with SequenceWriter(plate, extension="exr") as writer:
-        for _, frame in zip(range(4), source.frames(), strict=False):
-            linear = srgb_to_linear(frame.astype(np.float32) / 255.0).astype(np.float32)
-            linear[140:150, 480:500] = 4.0  # above the forehead, inside the face's box
-            linear[300:310, 335:345] = 2.5  # beside the cheek
-            writer.write(linear)
-    output, matte = tmp_path / "out_exr", tmp_path / "matte_exr"
+    plate.mkdir()
+    acescg = (0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767)
+    for index, frame in zip(range(4), source.frames(), strict=False):
+        linear = srgb_to_linear(frame.astype(np.float32) / 255.0).astype(np.float32)
+        linear[140:150, 480:500] = 4.0  # above the forehead, inside the face's box
+        linear[300:310, 335:345] = 2.5  # beside the cheek
+        timecode = OpenEXR.TimeCode()
+        timecode.hours, timecode.minutes, timecode.seconds, timecode.frame = 1, 0, 10, index
+        attributes = {"timeCode": timecode, "chromaticities": acescg, "camera/lens": "50mm"}
+        write_image(plate / f"shot.{1001 + index}.exr", linear, attributes=attributes)
+    output, matte, layer = tmp_path / "out_exr", tmp_path / "matte_exr", tmp_path / "layer"
     result = render_shot(
         plate,
         _london_004(tmp_path, data),
         output,
         matte=matte,
+        layer=layer,
         progress=False,
         settings=RenderSettings(watermark=False, hands=False),  # no codec: EXR, as the plate
     )
@@ -280,3 +289,12 @@ def test_a_scene_linear_exr_plate_keeps_its_highlights_off_the_face(tmp_path, da
         ):
             highlight = after[rows, cols][off_face[rows, cols]]
             assert highlight.size and np.abs(highlight - level).max() < 0.25 * (level - 1.0)
+    for folder in (output, layer):
+        for index, path in enumerate(sorted(folder.iterdir())):
+            assert path.name.endswith(f".{1001 + index}.exr")
+            with OpenEXR.File(str(path), header_only=True) as exr:
+                header = exr.header()
+                assert header["timeCode"].seconds == 10 and header["timeCode"].frame == index
+                assert np.allclose(header["chromaticities"], acescg)
+                assert header["camera/lens"] == "50mm"
+                assert ("AI-generated" in header.get("comments", "")) == (folder == layer)

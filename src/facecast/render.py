@@ -56,6 +56,7 @@ from facecast.media import (
     check_video_output,
     default_sequence_format,
     default_video_codec,
+    exr_frames,
     open_plate,
     open_writer,
     plate_frame_times,
@@ -266,7 +267,7 @@ def _matte_pixels(writer: VideoWriter | SequenceWriter, matte: np.ndarray) -> np
 def _layer_writer(path: Path, info: ShotInfo, render_id: str) -> SequenceWriter:
     """A writer for the face layer: an RGBA half-float OpenEXR sequence numbered as the plate,
     each frame's data window the bounding box of its alpha, each header saying what the pixels
-    are and which render made them."""
+    are and which render made them (and carrying an EXR plate frame's own attributes)."""
     return SequenceWriter(
         path,
         extension="exr",
@@ -275,6 +276,7 @@ def _layer_writer(path: Path, info: ShotInfo, render_id: str) -> SequenceWriter:
         digits=info.frame_digits,
         pixel_aspect=float(info.pixel_aspect),
         crop_to_alpha=True,
+        attributes_from=exr_frames(info),
         attributes={
             "comments": LAYER_LABEL,
             "facecast_render_id": render_id,

@@ -19,6 +19,7 @@ from facecast.media.sequence import (
     IMAGE_SUFFIXES,
     SequenceWriter,
     iter_sequence_frames,
+    list_sequence,
     probe_sequence,
     read_image,
     write_image,
@@ -44,6 +45,7 @@ __all__ = [
     "check_video_output",
     "default_sequence_format",
     "default_video_codec",
+    "exr_frames",
     "open_plate",
     "open_writer",
     "plate_frame_times",
@@ -153,7 +155,17 @@ def open_writer(
         first_index=info.first_frame,
         digits=info.frame_digits,
         pixel_aspect=float(info.pixel_aspect),
+        attributes_from=exr_frames(info),
     )
+
+
+def exr_frames(info: ShotInfo) -> list[Path] | None:
+    """The frame files of an EXR sequence plate, in order (their headers' picture attributes go
+    to EXR outputs made from them); ``None`` for any other plate."""
+    if info.kind != "sequence":
+        return None
+    files = list_sequence(Path(info.path))
+    return files if files and files[0].suffix.lower() == ".exr" else None
 
 
 def plate_frame_times(info: ShotInfo) -> list[Fraction] | None:

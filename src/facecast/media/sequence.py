@@ -135,6 +135,27 @@ def _read_exr(path: Path) -> np.ndarray:
     return _placed(rgb, data, display)
 
 
+#: EXR header attributes that describe a file's layout, not its picture: never copied.
+_EXR_LAYOUT = frozenset(
+    {"channels", "compression", "dataWindow", "displayWindow", "lineOrder", "type", "tiles"}
+    | {"chunkCount", "version", "name", "pixelAspectRatio"}
+)
+
+
+def exr_attributes(path: str | Path) -> dict:
+    """The picture's attributes in an EXR header (timecode, chromaticities, frame rate, camera
+    and the compositing application's own keys), without those of the file's layout
+    (`_EXR_LAYOUT`): what an output made from this frame should say too."""
+    import OpenEXR
+
+    try:
+        with OpenEXR.File(str(path), header_only=True) as exr:  # values die with the file
+            header = exr.header()
+            return {key: header[key] for key in header if key not in _EXR_LAYOUT}
+    except Exception as error:
+        raise MediaError(f"cannot be read as OpenEXR ({error})", path) from None
+
+
 def _window(corners) -> tuple[int, int, int, int]:
     """An EXR window's ``(x0, y0, x1, y1)``, ends exclusive, from its inclusive corners."""
     (x0, y0), (x1, y1) = corners
@@ -324,6 +345,10 @@ class SequenceWriter:
         String attributes written into the header of EXR frames (`write_image`).
     crop_to_alpha
         RGBA EXR frames store only their alpha's bounding box (`write_image`).
+    attributes_from
+        EXR files, one per frame in order (the plate's), whose picture attributes
+        (`exr_attributes`: timecode, chromaticities, ...) each EXR frame written carries;
+        `attributes` win where both name one.
     """
 
     def __init__(
@@ -336,6 +361,7 @@ class SequenceWriter:
         pixel_aspect: float = 1.0,
         attributes: dict[str, str] | None = None,
         crop_to_alpha: bool = False,
+        attributes_from: list[Path] | None = None,
     ) -> None:
         self.folder = Path(folder)
         if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
@@ -351,6 +377,7 @@ class SequenceWriter:
         self.pixel_aspect = pixel_aspect
         self.attributes = dict(attributes or {})
         self.crop_to_alpha = crop_to_alpha
+        self.attributes_from = attributes_from if self.extension == "exr" else None
 
     def write(self, frame: np.ndarray) -> None:
         """Write the next frame (RGB/RGBA ``uint8``/``uint16``/``float16``/``float32``, or a
@@ -358,7 +385,10 @@ class SequenceWriter:
         index = self.first_index + self.frames_written
         name = f"{self.stem}.{index:0{self.digits}d}.{self.extension}"
         path = self.temp_folder / name
-        write_image(path, frame, self.pixel_aspect, self.attributes, self.crop_to_alpha)
+        attributes = self.attributes
+        if self.attributes_from is not None and self.frames_written < len(self.attributes_from):
+            attributes = {**exr_attributes(self.attributes_from[self.frames_written]), **attributes}
+        write_image(path, frame, self.pixel_aspect, attributes, self.crop_to_alpha)
         self.frames_written += 1
 
     def close(self) -> Path:
