@@ -218,3 +218,32 @@ def test_swap_refuses_a_layer_that_is_not_a_folder(tmp_path, character_dir, data
     )  # fmt: skip
     assert_one_line_error(result, "layer.exr", "OpenEXR sequence: give a folder")
     assert not any(tmp_path.iterdir())
+
+
+def test_swap_replaces_its_own_sequences_but_never_a_folder_of_other_files(
+    tmp_path, character_dir, data
+):
+    """An output folder holding the user's files was deleted (replaced by the render); now it
+    is refused before any work and left as it was. A folder holding a previous render's frames
+    (`frame.N`, `matte.N`) is replaced, so a shot can be rendered again to the same place."""
+    source = open_plate(data("plates/weekly_address_clip1.mp4"))
+    info = source.info
+    plate = tmp_path / "plate.mkv"
+    with VideoWriter(plate, info.width, info.height, info.fps, codec="ffv1") as writer:
+        for _, frame in zip(range(3), source.frames(), strict=False):
+            writer.write(frame)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the director's notes")
+    (mine / "frame.000007.png").write_bytes(b"not ours")
+    result = facecast("swap", plate, "--character", character_dir, "-o", mine, "--no-progress")
+    assert_one_line_error(result, "mine", "holds files facecast did not write", "notes.txt")
+    assert sorted(p.name for p in mine.iterdir()) == ["frame.000007.png", "notes.txt"]
+    assert (mine / "notes.txt").read_text() == "the director's notes"
+    output, matte = tmp_path / "out", tmp_path / "matte"
+    for _ in range(2):  # the second run replaces the first one's frames
+        args = ("-o", output, "--matte", matte, "--no-progress")
+        result = facecast("swap", plate, "--character", character_dir, *args)
+        assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in output.iterdir()) == [f"frame.00000{i}.png" for i in range(3)]
+    assert sorted(p.name for p in matte.iterdir()) == [f"matte.00000{i}.png" for i in range(3)]

@@ -53,6 +53,7 @@ from facecast.media import (
     ShotInfo,
     VideoWriter,
     check_sequence_output,
+    check_sequence_target,
     check_video_output,
     default_sequence_format,
     default_video_codec,
@@ -64,6 +65,7 @@ from facecast.media import (
 )
 from facecast.media.aspect import chosen_pixel_aspect, square_view, to_square, to_stored
 from facecast.media.background import BackgroundWriter, read_ahead
+from facecast.media.sequence import DEFAULT_STEM
 from facecast.media.video import ENCODER_THREADS, pixel_format
 from facecast.provenance.manifest import (
     MANIFEST_FORMAT,
@@ -78,6 +80,8 @@ from facecast.provenance.manifest import (
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
 #: Most frames swapped at once by default (each holds a few frames' worth of memory).
 MAX_SWAP_THREADS = 8
+#: File-name prefixes of the matte's and the face layer's frames in their folders.
+MATTE_STEM, LAYER_STEM = "matte", "layer"
 #: What every face-layer EXR says it is (its header's ``comments``).
 LAYER_LABEL = (
     "facecast face layer: AI-generated face, premultiplied RGBA, scene-linear (video plates "
@@ -225,6 +229,9 @@ def _check_paths(plate: Path, output: Path, matte: Path | None, layer: Path | No
             "the face layer is written as an OpenEXR sequence: give a folder (no extension)",
             layer,
         )
+    for target, stem in ((output, DEFAULT_STEM), (matte, MATTE_STEM), (layer, LAYER_STEM)):
+        if target is not None and not target.suffix:
+            check_sequence_target(target, stem)
 
 
 def _matte_writer(
@@ -250,7 +257,11 @@ def _matte_writer(
             bit_depth=16 if info.bit_depth > 8 else 8,
         )
     return SequenceWriter(
-        path, extension="png", stem="matte", first_index=info.first_frame, digits=info.frame_digits
+        path,
+        extension="png",
+        stem=MATTE_STEM,
+        first_index=info.first_frame,
+        digits=info.frame_digits,
     )
 
 
@@ -271,7 +282,7 @@ def _layer_writer(path: Path, info: ShotInfo, render_id: str) -> SequenceWriter:
     return SequenceWriter(
         path,
         extension="exr",
-        stem="layer",
+        stem=LAYER_STEM,
         first_index=info.first_frame,
         digits=info.frame_digits,
         pixel_aspect=float(info.pixel_aspect),

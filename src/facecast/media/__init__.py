@@ -18,6 +18,7 @@ from facecast.errors import MediaError
 from facecast.media.sequence import (
     IMAGE_SUFFIXES,
     SequenceWriter,
+    check_sequence_target,
     iter_sequence_frames,
     list_sequence,
     probe_sequence,
@@ -42,6 +43,7 @@ __all__ = [
     "ShotInfo",
     "VideoWriter",
     "check_sequence_output",
+    "check_sequence_target",
     "check_video_output",
     "default_sequence_format",
     "default_video_codec",

@@ -22,6 +22,8 @@ from facecast.media.transfer import INTEGER_PEAK, scene_linear
 from facecast.media.types import ShotInfo
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr"}
+#: File-name prefix of a sequence output's frames (``frame.000000.png``).
+DEFAULT_STEM = "frame"
 #: Pixel types OpenCV writes faithfully into each format (it would cut float to 0 and 1).
 _WRITABLE = {
     ".png": (np.uint8, np.uint16),
@@ -325,6 +327,35 @@ def iter_sequence_frames(folder: Path) -> Iterator[np.ndarray]:
         yield image
 
 
+def check_sequence_target(folder: str | Path, stem: str = DEFAULT_STEM) -> None:
+    """Refuse, before any work, to write an image sequence into `folder` unless it is new,
+    empty, or holds only a sequence a facecast writer of the same `stem` wrote
+    (``<stem>.<number>.<image extension>`` files: a previous render, which is replaced).
+
+    Raises
+    ------
+    MediaError
+        When `folder` is a file or holds anything else (the user's own frames, other files).
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise MediaError("exists and is not a folder; refusing to overwrite", folder)
+    pattern = re.compile(rf"{re.escape(stem)}\.\d+\.[A-Za-z]+")
+    others = [
+        p.name
+        for p in folder.iterdir()
+        if not (p.is_file() and pattern.fullmatch(p.name) and p.suffix.lower() in IMAGE_SUFFIXES)
+    ]
+    if others:
+        raise MediaError(
+            f"exists and holds files facecast did not write ({others[0]}, ...): refusing to "
+            f"overwrite; give a new or empty folder (a previous {stem}.N sequence is replaced)",
+            folder,
+        )
+
+
 class SequenceWriter:
     """Write frames as ``<stem>.<index>.<ext>`` files into a folder, atomically.
 
@@ -355,7 +386,7 @@ class SequenceWriter:
         self,
         folder: str | Path,
         extension: str = "png",
-        stem: str = "frame",
+        stem: str = DEFAULT_STEM,
         first_index: int = 0,
         digits: int = 6,
         pixel_aspect: float = 1.0,
@@ -364,8 +395,7 @@ class SequenceWriter:
         attributes_from: list[Path] | None = None,
     ) -> None:
         self.folder = Path(folder)
-        if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
-            raise MediaError("exists and is not an empty folder; refusing to overwrite", folder)
+        check_sequence_target(self.folder, stem)
         self.temp_folder = self.folder.with_name(f".{self.folder.name}.partial")
         shutil.rmtree(self.temp_folder, ignore_errors=True)
         self.temp_folder.mkdir(parents=True)
@@ -392,8 +422,10 @@ class SequenceWriter:
         self.frames_written += 1
 
     def close(self) -> Path:
+        """Put the finished frames in place of the folder (empty, or a previous sequence of
+        this writer's: `check_sequence_target`)."""
         if self.folder.exists():
-            self.folder.rmdir()
+            shutil.rmtree(self.folder)
         self.temp_folder.rename(self.folder)
         return self.folder
 
