@@ -289,3 +289,8 @@ def test_a_head_turned_away_is_read_but_not_scored(models, references, source, d
     assert summary["frames"]["turned"] == sum(r.index < 6 for r in faced)
     assert any("turned more than 30 deg" in note for note in summary["notes"])
     assert _metric(summary, "eye_error")["value"] == 0.0
+    # each metric says how many frames it stands on: the frontal ones for the landmark errors
+    frontal = sum(r.index >= 6 for r in faced)
+    assert _metric(summary, "eye_error")["frames"] == frontal
+    assert _metric(summary, "pose_error")["frames"] == frontal
+    assert _metric(summary, "psnr_outside")["frames"] == len(shot.frames)

@@ -70,12 +70,13 @@ def report(
     )
     console = Console()
     table = Table(title=f"{output.name}: {summary['identity']['text']}")
-    for column in ("metric", "value", "status", "pass if"):
+    for column in ("metric", "value", "frames", "status", "pass if"):
         table.add_column(column)
     for row in summary["metrics"]:
         value = "-" if row["value"] is None else f"{row['value']:.4g}"
         style = _STATUS_STYLE[row["status"]]
-        table.add_row(row["label"], value, f"[{style}]{row['status']}[/]", row["pass_if"])
+        status = f"[{style}]{row['status']}[/]"
+        table.add_row(row["label"], value, str(row["frames"]), status, row["pass_if"])
     console.print(table)
     console.print(
         f"{len(summary['problem_frames'])} problem frame(s); overall "

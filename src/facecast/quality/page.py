@@ -124,12 +124,14 @@ def _metric_table(metrics: list[dict]) -> str:
         rows.append(
             f'<tr><td title="{html.escape(m["meaning"])}">{html.escape(m["label"])}</td>'
             f"<td>{_format(m['value'], m['unit'])}</td>"
+            f'<td class="muted">{m["frames"]}</td>'
             f'<td class="{m["status"]}">{m["status"]}</td>'
             f"<td>{html.escape(m['pass_if'])}</td><td>{html.escape(m['warn_if'])}</td>"
             f'<td class="muted">{html.escape(m["source"])}</td></tr>'
         )
     header = (
-        "<tr><th>Metric</th><th>Value</th><th>Status</th><th>Pass if</th><th>Warn if</th>"
+        "<tr><th>Metric</th><th>Value</th><th>Frames</th><th>Status</th><th>Pass if</th>"
+        "<th>Warn if</th>"
         "<th>Threshold from</th></tr>"
     )
     return f"<table>{header}{''.join(rows)}</table>"

@@ -252,8 +252,8 @@ def summarise(shot: ShotMeasurement) -> dict:
             record.pose_tracking_error = float(np.linalg.norm((signed + 180) % 360 - 180))
         record.problems = frame_problems(record)
     openings = remove_opening_offsets(frames)
-    values = shot_values(frames)
-    metrics = [_metric_row(t, values.get(t.key)) for t in THRESHOLDS]
+    values, counts = shot_values(frames), shot_frame_counts(frames)
+    metrics = [_metric_row(t, values.get(t.key), counts.get(t.key, 0)) for t in THRESHOLDS]
     metrics.append(_frame_count_row(shot))
     status = max((m["status"] for m in metrics), key=_RANK.__getitem__)
     identity = identity_verdict(frames, shot.references.character.name)
@@ -327,28 +327,49 @@ def _opening_note(offsets: dict[str, float]) -> list[str]:
     ]
 
 
+#: Metrics that are the mean of a per-frame value, with how to read it off a frame.
+_MEAN_OF: dict[str, Callable[[FrameMetrics], float | None]] = {
+    "retrieval_rate": lambda r: None if r.retrieved is None else float(r.retrieved),
+    "distance_to_character": lambda r: r.distance_to_character,
+    "pose_error": lambda r: r.pose_error,
+    "pose_tracking_error": lambda r: r.pose_tracking_error,
+    "mouth_error": lambda r: r.mouth_error,
+    "eye_error": lambda r: r.eye_error,
+    "mouth_following_error": lambda r: r.mouth_following_error,
+    "eye_following_error": lambda r: r.eye_following_error,
+    "mouth_local_error": lambda r: r.mouth_local_error,
+    "eye_local_error": lambda r: r.eye_local_error,
+    "edge_de_excess": lambda r: r.edge_de_excess,
+}
+#: Metrics that are a ratio of two per-frame sums (output over plate).
+_RATIO_OF: dict[str, tuple[Callable, Callable]] = {
+    "stability_ratio": (lambda r: r.change_output, lambda r: r.change_plate),
+    "jitter_ratio": (lambda r: r.jitter_output, lambda r: r.jitter_plate),
+}
+
+
 def shot_values(frames: list[FrameMetrics]) -> dict[str, float | None]:
     """Shot-level value of every metric in `THRESHOLDS` (``None`` where nothing was measured)."""
     measured = sum(r.status == "measured" for r in frames)
     lost = sum(r.status == "lost" for r in frames)
     return {
-        "retrieval_rate": _mean(
-            frames, lambda r: None if r.retrieved is None else float(r.retrieved)
-        ),
-        "distance_to_character": _mean(frames, lambda r: r.distance_to_character),
-        "pose_error": _mean(frames, lambda r: r.pose_error),
-        "pose_tracking_error": _mean(frames, lambda r: r.pose_tracking_error),
-        "mouth_error": _mean(frames, lambda r: r.mouth_error),
-        "eye_error": _mean(frames, lambda r: r.eye_error),
-        "mouth_following_error": _mean(frames, lambda r: r.mouth_following_error),
-        "eye_following_error": _mean(frames, lambda r: r.eye_following_error),
-        "mouth_local_error": _mean(frames, lambda r: r.mouth_local_error),
-        "eye_local_error": _mean(frames, lambda r: r.eye_local_error),
-        "stability_ratio": _ratio(frames, lambda r: r.change_output, lambda r: r.change_plate),
-        "jitter_ratio": _ratio(frames, lambda r: r.jitter_output, lambda r: r.jitter_plate),
-        "edge_de_excess": _mean(frames, lambda r: r.edge_de_excess),
+        **{key: _mean(frames, get) for key, get in _MEAN_OF.items()},
+        **{key: _ratio(frames, top, bottom) for key, (top, bottom) in _RATIO_OF.items()},
         "psnr_outside": _min(frames, lambda r: r.psnr_outside),
         "face_coverage": measured / (measured + lost) if measured + lost else None,
+    }
+
+
+def shot_frame_counts(frames: list[FrameMetrics]) -> dict[str, int]:
+    """How many frames each metric of `shot_values` was worked out from."""
+    return {
+        **{key: len(_values(frames, get)) for key, get in _MEAN_OF.items()},
+        **{
+            key: sum(top(r) is not None and bottom(r) is not None for r in frames)
+            for key, (top, bottom) in _RATIO_OF.items()
+        },
+        "psnr_outside": len(_values(frames, lambda r: r.psnr_outside)),
+        "face_coverage": sum(r.status in ("measured", "lost") for r in frames),
     }
 
 
@@ -465,11 +486,12 @@ def ranked_frames(frames: list[FrameMetrics], worst: bool, count: int = 3) -> li
     return picks
 
 
-def _metric_row(threshold: Threshold, value: float | None) -> dict:
+def _metric_row(threshold: Threshold, value: float | None, frames: int) -> dict:
     return {
         "key": threshold.key,
         "label": threshold.label,
         "value": None if value is None else round(float(value), 5),
+        "frames": frames,
         "unit": threshold.unit,
         "status": threshold.judge(value),
         "pass_if": f"{'>=' if threshold.higher_is_better else '<='} {threshold.good:g}",
@@ -486,6 +508,7 @@ def _frame_count_row(shot: ShotMeasurement) -> dict:
         "label": "Frame count",
         "value": shot.output.frame_count,
         "unit": "frames",
+        "frames": len(shot.frames),
         "status": PASS if same else FAIL,
         "pass_if": f"== {shot.plate.frame_count} (the plate's)",
         "warn_if": "",
