@@ -129,7 +129,8 @@ def test_face_layer_widens_the_alpha_only_as_far_as_the_over_needs():
     matte[0, 0] = 0.7
     changed = np.any(output != plate, axis=2)
     layer = face_layer(output, plate, matte, changed)
-    alpha = layer[..., 3].astype(np.float32)
+    assert layer.origin == (0, 0) and layer.pixels.shape == (1, 2, 4)  # the changed pixels' box
+    alpha = layer.full()[..., 3].astype(np.float32)
     assert alpha[0, 0] == pytest.approx(0.7, abs=1e-3)
     darker = 1.0 - scene_linear(output[:1, 1:2])[0, 0, 0] / scene_linear(plate[:1, 1:2])[0, 0, 0]
     assert alpha[0, 1] == pytest.approx(darker, abs=1e-3) and alpha[0, 1] > 0

@@ -165,10 +165,13 @@ def test_an_exr_is_read_in_its_display_window(tmp_path):
     assert overscan.sum() == data[1:3, 2:4].sum()
 
 
-def test_an_rgba_layer_exr_stores_its_alpha_box(tmp_path):
-    layer = np.zeros((8, 16, 4), np.float16)
-    layer[3:5, 6:10] = 0.5
-    write_image(tmp_path / "layer.exr", layer, attributes={"comments": "x"}, crop_to_alpha=True)
+def test_a_windowed_frame_is_stored_as_its_exr_data_window(tmp_path):
+    from facecast.media.sequence import Windowed
+
+    window = Windowed(np.full((2, 4, 4), 0.5, np.float16), (6, 3), (16, 8))
+    layer = window.full()
+    assert layer.shape == (8, 16, 4) and layer.sum() == window.pixels.sum()
+    write_image(tmp_path / "layer.exr", window, attributes={"comments": "x"})
     import OpenEXR
 
     with OpenEXR.File(str(tmp_path / "layer.exr")) as exr:  # its header lives with the file

@@ -277,7 +277,7 @@ def _matte_pixels(writer: VideoWriter | SequenceWriter, matte: np.ndarray) -> np
 
 def _layer_writer(path: Path, info: ShotInfo, render_id: str) -> SequenceWriter:
     """A writer for the face layer: an RGBA half-float OpenEXR sequence numbered as the plate,
-    each frame's data window the bounding box of its alpha, each header saying what the pixels
+    each frame's data window the layer's box (`face_layer`), each header saying what the pixels
     are and which render made them (and carrying an EXR plate frame's own attributes)."""
     return SequenceWriter(
         path,
@@ -286,7 +286,6 @@ def _layer_writer(path: Path, info: ShotInfo, render_id: str) -> SequenceWriter:
         first_index=info.first_frame,
         digits=info.frame_digits,
         pixel_aspect=float(info.pixel_aspect),
-        crop_to_alpha=True,
         attributes_from=exr_frames(info),
         attributes={
             "comments": LAYER_LABEL,

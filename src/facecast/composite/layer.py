@@ -24,12 +24,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from facecast.media.sequence import Windowed
 from facecast.media.transfer import scene_linear
 
 
 def face_layer(
     output: np.ndarray, plate: np.ndarray, matte: np.ndarray, changed: np.ndarray
-) -> np.ndarray:
+) -> Windowed:
     """The premultiplied scene-linear RGBA face layer of one frame (see the module notes).
 
     Parameters
@@ -45,16 +46,16 @@ def face_layer(
 
     Returns
     -------
-    numpy.ndarray
-        ``float16 (H, W, 4)``: R, G, B premultiplied by A, linear light; A at least the matte
-        where `changed`. Worked out only on the bounding box of `changed` and the matte.
+    Windowed
+        ``float16 (h, w, 4)`` pixels of the bounding box of `changed` and the matte (one
+        transparent pixel when both are empty) in the ``(W, H)`` frame: R, G, B premultiplied
+        by A, linear light; A at least the matte where `changed`.
     """
     height, width = matte.shape
-    layer = np.zeros((height, width, 4), np.float16)
     region = (changed | (matte > 0)).astype(np.uint8)
     x, y, w, h = cv2.boundingRect(region)
     if w == 0 or h == 0:
-        return layer
+        return Windowed(np.zeros((1, 1, 4), np.float16), (0, 0), (width, height))
     box = (slice(y, y + h), slice(x, x + w))
     light, behind = scene_linear(output[box]), scene_linear(plate[box])
     peak = max(1.0, float(light.max()))
@@ -64,8 +65,7 @@ def face_layer(
     np.subtract(light, (1.0 - alpha)[..., None] * behind, out=colour)
     np.minimum(colour, alpha[..., None] * peak, out=colour)
     np.maximum(colour, 0.0, out=colour)
-    layer[box] = premultiplied
-    return layer
+    return Windowed(premultiplied.astype(np.float16), (x, y), (width, height))
 
 
 def changed_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -87,8 +87,10 @@ def _least_alpha(light: np.ndarray, behind: np.ndarray, peak: float) -> np.ndarr
     return np.minimum(np.maximum(least, 0.0, out=least), 1.0, out=least)
 
 
-def layer_over(layer: np.ndarray, plate: np.ndarray) -> np.ndarray:
-    """``float32 (H, W, 3)`` linear light of ``layer (H, W, 4)`` merged over `plate` (its
-    pixels, any dtype `scene_linear` takes): what a compositor's *over* gives."""
-    colour, alpha = layer[..., :3].astype(np.float32), layer[..., 3:].astype(np.float32)
+def layer_over(layer: Windowed | np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """``float32 (H, W, 3)`` linear light of `layer` (`face_layer`'s, or a whole ``(H, W, 4)``
+    frame of it as read back) merged over `plate` (its pixels, any dtype `scene_linear`
+    takes): what a compositor's *over* gives."""
+    full = layer.full() if isinstance(layer, Windowed) else layer
+    colour, alpha = full[..., :3].astype(np.float32), full[..., 3:].astype(np.float32)
     return colour + (1.0 - alpha) * scene_linear(plate)

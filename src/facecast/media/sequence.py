@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
@@ -24,6 +25,36 @@ from facecast.media.types import ShotInfo
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr"}
 #: File-name prefix of a sequence output's frames (``frame.000000.png``).
 DEFAULT_STEM = "frame"
+
+
+@dataclass(frozen=True)
+class Windowed:
+    """A frame held as the window of it that has content (an OpenEXR data window): the rest
+    of the frame is 0.
+
+    Attributes
+    ----------
+    pixels
+        ``(h, w, C)`` the window's pixels, any dtype.
+    origin
+        ``(x, y)`` of the window's top-left pixel in the frame.
+    size
+        ``(width, height)`` of the whole frame.
+    """
+
+    pixels: np.ndarray
+    origin: tuple[int, int]
+    size: tuple[int, int]
+
+    def full(self) -> np.ndarray:
+        """``(height, width, C)``: the whole frame, 0 outside the window."""
+        (x, y), (width, height) = self.origin, self.size
+        frame = np.zeros((height, width, *self.pixels.shape[2:]), self.pixels.dtype)
+        h, w = self.pixels.shape[:2]
+        frame[y : y + h, x : x + w] = self.pixels
+        return frame
+
+
 #: Pixel types OpenCV writes faithfully into each format (it would cut float to 0 and 1).
 _WRITABLE = {
     ".png": (np.uint8, np.uint16),
@@ -180,43 +211,23 @@ def _placed(
 
 def write_image(
     path: str | Path,
-    image: np.ndarray,
+    image: np.ndarray | Windowed,
     pixel_aspect: float = 1.0,
     attributes: dict[str, str] | None = None,
-    crop_to_alpha: bool = False,
 ) -> None:
     """Write RGB or RGBA ``(H, W, 3|4)`` (``uint8``/``uint16`` to PNG/TIFF/JPEG, ``float16`` or
-    ``float32`` to EXR as half or full float channels).
+    ``float32`` to EXR as half or full float channels; 8/16-bit frames become linear light).
 
     An EXR records `pixel_aspect` (width over height of a pixel) and the string `attributes`
-    in its header; the other formats have no such fields. With `crop_to_alpha`, an RGBA EXR
-    stores only the bounding box of its non-zero alpha as its data window (the display window
-    stays the whole frame), as a compositor's bounding box.
+    in its header; the other formats have no such fields. A `Windowed` frame is stored as its
+    window (the EXR data window; the display window is the frame) or, in other formats, whole.
     """
     path = Path(path)
     if path.suffix.lower() == ".exr":
-        import OpenEXR
-
-        header = {
-            "compression": OpenEXR.ZIP_COMPRESSION,
-            "type": OpenEXR.scanlineimage,
-            "pixelAspectRatio": float(pixel_aspect),
-            **(attributes or {}),
-        }
-        if image.dtype in INTEGER_PEAK:  # display-referred code values: to linear light
-            image = scene_linear(image)
-        kind = np.float16 if image.dtype == np.float16 else np.float32
-        channels = "RGBA" if image.ndim == 3 and image.shape[2] == 4 else "RGB"
-        if crop_to_alpha and channels == "RGBA":
-            x0, y0, x1, y1 = _alpha_box(image[..., 3])
-            height, width = image.shape[:2]
-            header["displayWindow"] = (np.int32([0, 0]), np.int32([width - 1, height - 1]))
-            header["dataWindow"] = (np.int32([x0, y0]), np.int32([x1 - 1, y1 - 1]))
-            image = image[y0:y1, x0:x1]
-        pixels = np.ascontiguousarray(image.astype(kind))
-        with OpenEXR.File(header, {channels: pixels}) as exr:
-            exr.write(str(path))
+        _write_exr(path, image, pixel_aspect, attributes or {})
         return
+    if isinstance(image, Windowed):
+        image = image.full()
     if image.dtype not in _WRITABLE.get(path.suffix.lower(), (image.dtype,)):
         raise MediaError(f"cannot hold {image.dtype} pixels (use .exr or .tiff)", path)
     if image.ndim == 3 and image.shape[2] == 4:
@@ -229,13 +240,31 @@ def write_image(
         raise MediaError("cannot be written as an image", path)
 
 
-def _alpha_box(alpha: np.ndarray) -> tuple[int, int, int, int]:
-    """``(x0, y0, x1, y1)`` (ends exclusive) around the non-zero pixels of ``alpha (H, W)``;
-    the top-left pixel when there are none (an EXR's data window cannot be empty)."""
-    x, y, width, height = cv2.boundingRect((alpha != 0).astype(np.uint8))
-    if width == 0 or height == 0:
-        return 0, 0, 1, 1
-    return x, y, x + width, y + height
+def _write_exr(
+    path: Path, image: np.ndarray | Windowed, pixel_aspect: float, attributes: dict
+) -> None:
+    """`write_image` for OpenEXR: ZIP-compressed scanlines, RGB or RGBA."""
+    import OpenEXR
+
+    header = {
+        "compression": OpenEXR.ZIP_COMPRESSION,
+        "type": OpenEXR.scanlineimage,
+        "pixelAspectRatio": float(pixel_aspect),
+        **attributes,
+    }
+    if isinstance(image, Windowed):
+        (x, y), (width, height) = image.origin, image.size
+        h, w = image.pixels.shape[:2]
+        header["displayWindow"] = (np.int32([0, 0]), np.int32([width - 1, height - 1]))
+        header["dataWindow"] = (np.int32([x, y]), np.int32([x + w - 1, y + h - 1]))
+        image = image.pixels
+    if image.dtype in INTEGER_PEAK:  # display-referred code values: to linear light
+        image = scene_linear(image)
+    kind = np.float16 if image.dtype == np.float16 else np.float32
+    channels = "RGBA" if image.ndim == 3 and image.shape[2] == 4 else "RGB"
+    pixels = np.ascontiguousarray(image.astype(kind))
+    with OpenEXR.File(header, {channels: pixels}) as exr:
+        exr.write(str(path))
 
 
 def probe_sequence(folder: Path, fps: Fraction = Fraction(24)) -> ShotInfo:
@@ -374,8 +403,6 @@ class SequenceWriter:
         Written into the header of EXR frames (`write_image`).
     attributes
         String attributes written into the header of EXR frames (`write_image`).
-    crop_to_alpha
-        RGBA EXR frames store only their alpha's bounding box (`write_image`).
     attributes_from
         EXR files, one per frame in order (the plate's), whose picture attributes
         (`exr_attributes`: timecode, chromaticities, ...) each EXR frame written carries;
@@ -391,7 +418,6 @@ class SequenceWriter:
         digits: int = 6,
         pixel_aspect: float = 1.0,
         attributes: dict[str, str] | None = None,
-        crop_to_alpha: bool = False,
         attributes_from: list[Path] | None = None,
     ) -> None:
         self.folder = Path(folder)
@@ -406,19 +432,18 @@ class SequenceWriter:
         self.digits = digits
         self.pixel_aspect = pixel_aspect
         self.attributes = dict(attributes or {})
-        self.crop_to_alpha = crop_to_alpha
         self.attributes_from = attributes_from if self.extension == "exr" else None
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray | Windowed) -> None:
         """Write the next frame (RGB/RGBA ``uint8``/``uint16``/``float16``/``float32``, or a
-        single channel)."""
+        single channel; a `Windowed` one as its window in EXR)."""
         index = self.first_index + self.frames_written
         name = f"{self.stem}.{index:0{self.digits}d}.{self.extension}"
         path = self.temp_folder / name
         attributes = self.attributes
         if self.attributes_from is not None and self.frames_written < len(self.attributes_from):
             attributes = {**exr_attributes(self.attributes_from[self.frames_written]), **attributes}
-        write_image(path, frame, self.pixel_aspect, attributes, self.crop_to_alpha)
+        write_image(path, frame, self.pixel_aspect, attributes)
         self.frames_written += 1
 
     def close(self) -> Path:
