@@ -213,6 +213,22 @@ def test_sequence_formats_follow_the_plates_pixels(tmp_path):
     np.testing.assert_allclose(read_image(tmp_path / "eight_bit.exr"), expected, rtol=1e-6)
 
 
+def test_acescg_to_rec709_is_the_published_bradford_matrix():
+    from facecast.media.transfer import REC709_CHROMATICITIES, rgb_to_xyz, to_rec709
+
+    acescg = (0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767)
+    published = [  # ACEScg -> linear sRGB, Bradford D60 -> D65 (colour-science, OCIO configs)
+        [1.70505, -0.62179, -0.08326],
+        [-0.13026, 1.14080, -0.01055],
+        [-0.02400, -0.12897, 1.15297],
+    ]
+    np.testing.assert_allclose(to_rec709(acescg), published, atol=2e-5)
+    np.testing.assert_allclose(to_rec709(acescg).sum(axis=1), 1.0, atol=1e-4)  # white stays
+    assert to_rec709(None) is None and to_rec709(REC709_CHROMATICITIES) is None
+    srgb_to_xyz = [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
+    np.testing.assert_allclose(rgb_to_xyz(REC709_CHROMATICITIES), srgb_to_xyz, atol=2e-4)
+
+
 def test_missing_file_is_one_clear_error(tmp_path):
     with pytest.raises(MediaError, match="does not exist"):
         open_plate(tmp_path / "nope.mp4")

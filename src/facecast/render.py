@@ -38,6 +38,7 @@ from facecast.analysis.hands import OCCLUDING_HANDS, HandSearch
 from facecast.analysis.shot import progress_bar
 from facecast.character.asset import Character, load_character
 from facecast.composite.compositor import (
+    CompositedFace,
     CompositeSettings,
     composite_face,
     from_unit_float,
@@ -66,6 +67,7 @@ from facecast.media import (
 from facecast.media.aspect import chosen_pixel_aspect, square_view, to_square, to_stored
 from facecast.media.background import BackgroundWriter, read_ahead
 from facecast.media.sequence import DEFAULT_STEM
+from facecast.media.transfer import apply_matrix, to_rec709
 from facecast.media.video import ENCODER_THREADS, pixel_format
 from facecast.provenance.manifest import (
     MANIFEST_FORMAT,
@@ -303,11 +305,14 @@ def _swap_frame(
     hands: list[np.ndarray],
     with_matte: bool = True,
     glasses: frozenset[int] = frozenset(),
+    into_rec709: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """Swap the given faces in one frame.
 
     `hands` holds ``float32 (21, 2)`` keypoints per hand in front of the faces (may be empty);
-    the eyeglass frames of faces whose track is in `glasses` stay in front too.
+    the eyeglass frames of faces whose track is in `glasses` stay in front too. A float plate
+    in other primaries than Rec.709 gives the ``(3, 3)`` matrix `into_rec709` into them
+    (`_composited`).
     Returns the new frame (plate dtype, ``(H, W, 3)``), the matte ``float32 (H, W)`` in
     [0, 1] (``None`` unless `with_matte`) and whether any face was put in (a matte above 0).
     """
@@ -325,15 +330,39 @@ def _swap_frame(
             continue
         x0, y0, x1, y1 = layer.box
         original = output[y0:y1, x0:x1]
-        result = composite_face(to_unit_float(original), layer, face, settings, occluder)
-        new = from_unit_float(result.rgb, frame.dtype)
-        if frame.dtype == np.float32:  # scene-linear: keep what the [0, 1] composite clipped
-            new = with_plate_range(new, original, result.matte)
+        new, result = _composited(original, layer, face, settings, occluder, into_rec709)
         output[y0:y1, x0:x1] = _pasted(new, original, result.changed)
         swapped = swapped or bool(result.matte.any())
         if matte is not None:
             matte[y0:y1, x0:x1] = np.maximum(matte[y0:y1, x0:x1], result.matte)
     return output, matte, swapped
+
+
+def _composited(
+    original: np.ndarray,
+    layer,
+    face: Face,
+    settings: CompositeSettings,
+    occluder: np.ndarray | None,
+    into_rec709: np.ndarray | None,
+) -> tuple[np.ndarray, CompositedFace]:
+    """One face composited over its box of plate pixels ``original (h, w, 3)``; returns the
+    box in the plate's dtype and the compositor's result.
+
+    The compositing works on display-referred values in [0, 1] of Rec.709 light (the
+    character's photos are sRGB). A scene-linear float box is first taken into Rec.709
+    primaries (`into_rec709`, for an ACEScg plate, say) and back after, so the character's
+    colours keep their meaning, and what the [0, 1] range clipped (highlights above 1, colours
+    outside Rec.709) goes back where the plate shows (`with_plate_range`).
+    """
+    working = original if into_rec709 is None else apply_matrix(original, into_rec709)
+    result = composite_face(to_unit_float(working), layer, face, settings, occluder)
+    new = from_unit_float(result.rgb, original.dtype)
+    if original.dtype == np.float32:
+        new = with_plate_range(new, working, result.matte)
+        if into_rec709 is not None:
+            new = apply_matrix(new, np.linalg.inv(into_rec709))
+    return new, result
 
 
 def _occluders(
@@ -360,6 +389,7 @@ def _finished_frame(
     glasses: frozenset[int] = frozenset(),
     pixel_aspect: Fraction = Fraction(1),
     layer_writer: SequenceWriter | None = None,
+    into_rec709: np.ndarray | None = None,
 ) -> tuple[tuple[np.ndarray, ...], bool]:
     """One frame ready for the writers (run on a swap worker): the swapped frame, watermarked
     when `watermark` is given, the matte's pixels for `matte_writer` and the face layer for
@@ -373,6 +403,7 @@ def _finished_frame(
         hands=hands,
         with_matte=matte_writer is not None or layer_writer is not None,
         glasses=glasses,
+        into_rec709=into_rec709,
     )
     if pixel_aspect == 1:
         swapped_frame, matte, swapped = swap(frame)
@@ -680,6 +711,7 @@ def _render_frames(
     swapped = 0
     written = replace(plate.info, pixel_aspect=pixel_aspect)  # the aspect the swap worked at
     frame_times = plate_frame_times(plate.info)  # read once, for output and matte
+    into_rec709 = to_rec709(plate.info.chromaticities)  # None for Rec.709 and video plates
     with ExitStack() as stack:
         writers = [
             open_writer(
@@ -736,6 +768,7 @@ def _render_frames(
                     glasses,
                     pixel_aspect,
                     layer_writer,
+                    into_rec709,
                 )
             )
             if len(in_flight) > threads:

@@ -25,6 +25,7 @@ from facecast.media.sequence import (
     read_image,
     write_image,
 )
+from facecast.media.transfer import linear_to_srgb
 from facecast.media.types import ColourTags, ShotInfo
 from facecast.media.video import (
     VIDEO_CODECS,
@@ -259,6 +260,5 @@ def to_uint8(frame: np.ndarray) -> np.ndarray:
         return frame
     if frame.dtype == np.uint16:
         return (frame // 257).astype(np.uint8)
-    linear = np.clip(frame, 0.0, 1.0)
-    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    srgb = linear_to_srgb(np.clip(frame, 0.0, 1.0))
     return np.round(srgb * 255.0).astype(np.uint8)

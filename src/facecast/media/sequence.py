@@ -292,6 +292,7 @@ def probe_sequence(folder: Path, fps: Fraction = Fraction(24)) -> ShotInfo:
         pixel_aspect=_pixel_aspect(files[0]),
         first_frame=first_frame,
         frame_digits=digits,
+        chromaticities=_chromaticities(files[0]),
     )
 
 
@@ -330,6 +331,14 @@ def _pixel_aspect(path: Path) -> Fraction:
     with OpenEXR.File(str(path), header_only=True) as exr:
         ratio = float(exr.header().get("pixelAspectRatio", 1.0))
     return Fraction(ratio).limit_denominator(1000) if ratio > 0 else Fraction(1)
+
+
+def _chromaticities(path: Path) -> tuple[float, ...] | None:
+    """An EXR header's ``chromaticities`` (8 floats), ``None`` if it has none or is no EXR."""
+    if path.suffix.lower() != ".exr":
+        return None
+    value = exr_attributes(path).get("chromaticities")
+    return None if value is None else tuple(float(v) for v in value)
 
 
 def iter_sequence_frames(folder: Path) -> Iterator[np.ndarray]:

@@ -37,3 +37,40 @@ def _decoding_table(dtype: np.dtype) -> np.ndarray:
     peak = INTEGER_PEAK[np.dtype(dtype)]
     codes = np.arange(int(peak) + 1, dtype=np.float64) / peak
     return srgb_to_linear(codes).astype(np.float32)
+
+
+#: Rec.709 / sRGB primaries and D65 white, as ``(rx, ry, gx, gy, bx, by, wx, wy)``: what an
+#: EXR without a ``chromaticities`` attribute means, and the space facecast composites in.
+REC709_CHROMATICITIES = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
+#: Bradford cone response matrix, for moving between white points.
+_BRADFORD = np.array(
+    [[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]]
+)
+
+
+def rgb_to_xyz(chromaticities: tuple[float, ...]) -> np.ndarray:
+    """``float64 (3, 3)`` linear RGB -> CIE XYZ of the primaries and white point
+    ``(rx, ry, gx, gy, bx, by, wx, wy)`` (white maps to Y = 1)."""
+    xy = np.asarray(chromaticities, np.float64).reshape(4, 2)
+    xyz = np.stack([xy[:, 0] / xy[:, 1], np.ones(4), (1 - xy[:, 0] - xy[:, 1]) / xy[:, 1]], 1)
+    primaries, white = xyz[:3].T, xyz[3]
+    return primaries * np.linalg.solve(primaries, white)[None, :]
+
+
+def to_rec709(chromaticities: tuple[float, ...] | None) -> np.ndarray | None:
+    """``float64 (3, 3)`` taking linear RGB of `chromaticities` to linear Rec.709 (D65), the
+    white adapted with Bradford; ``None`` when they are Rec.709's already (or not given)."""
+    if chromaticities is None or np.allclose(chromaticities, REC709_CHROMATICITIES, atol=1e-4):
+        return None
+    source, target = rgb_to_xyz(chromaticities), rgb_to_xyz(REC709_CHROMATICITIES)
+    white_in = _BRADFORD @ source.sum(axis=1)
+    white_out = _BRADFORD @ target.sum(axis=1)
+    adapt = np.linalg.solve(_BRADFORD, np.diag(white_out / white_in) @ _BRADFORD)
+    return np.linalg.solve(target, adapt @ source)
+
+
+def apply_matrix(pixels: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``float32 (h, w, 3)``: each pixel's RGB multiplied by ``matrix (3, 3)``."""
+    return np.ascontiguousarray(pixels.reshape(-1, 3) @ matrix.T.astype(np.float32)).reshape(
+        pixels.shape
+    )

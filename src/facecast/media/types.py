@@ -106,6 +106,9 @@ class ShotInfo:
         display matrix turns its stored frames upright (a phone video shot upright). Frames are
         read upright and `width`, `height` are the upright frame's; a video writer given it
         stores the frames as the plate does, with the same display matrix.
+    chromaticities
+        An EXR plate's primaries and white point ``(rx, ry, gx, gy, bx, by, wx, wy)`` from its
+        header (ACEScg's, say); ``None`` when it gives none (Rec.709 / D65) or for video.
     """
 
     path: Path
@@ -124,6 +127,7 @@ class ShotInfo:
     pixel_aspect: Fraction = Fraction(1)
     first_frame: int = 0
     frame_digits: int = 6
+    chromaticities: tuple[float, ...] | None = None
 
     def describe(self) -> str:
         """One line for a user: size, and whatever is not plain 8-bit square upright video
@@ -137,6 +141,8 @@ class ShotInfo:
             parts.append(f"pixel aspect {self.pixel_aspect}")
         if self.rotation:
             parts.append(f"turned {self.rotation} degrees")
+        if self.chromaticities is not None:
+            parts.append(_primaries_name(self.chromaticities))
         return ", ".join(parts)
 
     @property
@@ -162,4 +168,22 @@ class ShotInfo:
             "rotation": self.rotation,
             "pixel_aspect": f"{self.pixel_aspect.numerator}/{self.pixel_aspect.denominator}",
             "first_frame": self.first_frame,
+            "chromaticities": None if self.chromaticities is None else list(self.chromaticities),
         }
+
+
+#: Named primaries and white points an EXR header may give.
+_NAMED_CHROMATICITIES = {
+    "Rec.709 primaries": (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290),
+    "ACES AP1 primaries (ACEScg)": (0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767),
+    "ACES AP0 primaries": (0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767),
+    "Rec.2020 primaries": (0.708, 0.292, 0.170, 0.797, 0.131, 0.046, 0.3127, 0.3290),
+}
+
+
+def _primaries_name(chromaticities: tuple[float, ...]) -> str:
+    """``"ACES AP1 primaries (ACEScg)"`` for known chromaticities, else the numbers."""
+    for name, known in _NAMED_CHROMATICITIES.items():
+        if all(abs(a - b) < 1e-3 for a, b in zip(chromaticities, known, strict=True)):
+            return name
+    return "primaries " + " ".join(f"{v:.4g}" for v in chromaticities)
