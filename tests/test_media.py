@@ -588,3 +588,30 @@ def test_an_anamorphic_exr_sequence_keeps_its_pixel_aspect(tmp_path):
     (written,) = (tmp_path / "out").iterdir()
     with OpenEXR.File(str(written)) as exr:
         assert exr.header()["pixelAspectRatio"] == 2.0
+
+
+def test_exr_frames_of_a_video_plate_count_its_timecode(tmp_path, data):
+    """A video plate starting at 01:00:59:28 (29.97, counted 30 a second) written as EXR:
+    each frame's header has its own timeCode, rolling over the minute."""
+    import OpenEXR
+
+    source = open_plate(data("plates/weekly_address_clip1.mp4"))
+    info = source.info
+    plate = tmp_path / "tc.mov"
+    with VideoWriter(
+        plate, info.width, info.height, info.fps, codec="prores4444",
+        metadata={"timecode": "01:00:59:28"},
+    ) as writer:  # fmt: skip
+        for _, frame in zip(range(3), source.frames(), strict=False):
+            writer.write(frame)
+    shot = open_plate(plate)
+    assert shot.info.timecode == "01:00:59:28"
+    with open_writer(tmp_path / "exr", shot.info, codec="exr") as writer:
+        for frame in shot.frames():
+            writer.write(frame)
+    codes = []
+    for path in sorted((tmp_path / "exr").iterdir()):
+        with OpenEXR.File(str(path), header_only=True) as exr:
+            code = exr.header()["timeCode"]
+            codes.append((code.hours, code.minutes, code.seconds, code.frame))
+    assert codes == [(1, 0, 59, 28), (1, 0, 59, 29), (1, 1, 0, 0)]

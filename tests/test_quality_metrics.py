@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from facecast.media import open_plate, read_image
+from facecast.media.timecode import timecode
 from facecast.quality import THRESHOLDS, load_quality_models, load_references
 from facecast.quality.colour import delta_e_2000, rgb_to_lab, ring_colours, seam_delta_e
 from facecast.quality.dlibface import detect_faces, landmarks
@@ -31,7 +32,6 @@ from facecast.quality.measure import default_stride
 from facecast.quality.pixels import PSNR_IDENTICAL, psnr
 from facecast.quality.regions import edge_rings
 from facecast.quality.summary import remove_opening_offsets
-from facecast.quality.timecode import timecode
 
 # Sharma, Wu & Dalal (2005), Table 1: pairs 1-4, 7, 17, 24, 25 and the hue-wrap pairs 13-16.
 SHARMA = [

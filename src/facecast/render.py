@@ -289,6 +289,8 @@ def _layer_writer(path: Path, info: ShotInfo, render_id: str) -> SequenceWriter:
         digits=info.frame_digits,
         pixel_aspect=float(info.pixel_aspect),
         attributes_from=exr_frames(info),
+        start_timecode=info.timecode if info.kind == "video" else None,
+        fps=info.fps,
         attributes={
             "comments": LAYER_LABEL,
             "facecast_render_id": render_id,

@@ -159,6 +159,8 @@ def open_writer(
         digits=info.frame_digits,
         pixel_aspect=float(info.pixel_aspect),
         attributes_from=exr_frames(info),
+        start_timecode=info.timecode if info.kind == "video" else None,
+        fps=info.fps,
     )
 
 

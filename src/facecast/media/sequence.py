@@ -19,6 +19,7 @@ import numpy as np
 
 from facecast.errors import MediaError
 from facecast.media.limits import check_frame_size
+from facecast.media.timecode import exr_timecode, timecode
 from facecast.media.transfer import INTEGER_PEAK, scene_linear
 from facecast.media.types import ShotInfo
 
@@ -416,6 +417,9 @@ class SequenceWriter:
         EXR files, one per frame in order (the plate's), whose picture attributes
         (`exr_attributes`: timecode, chromaticities, ...) each EXR frame written carries;
         `attributes` win where both name one.
+    start_timecode, fps
+        A video plate's start timecode (``HH:MM:SS:FF``) and rate: each EXR frame gets its own
+        ``timeCode`` (`facecast.media.timecode.timecode`), unless its plate frame gives one.
     """
 
     def __init__(
@@ -428,6 +432,8 @@ class SequenceWriter:
         pixel_aspect: float = 1.0,
         attributes: dict[str, str] | None = None,
         attributes_from: list[Path] | None = None,
+        start_timecode: str | None = None,
+        fps: Fraction = Fraction(24),
     ) -> None:
         self.folder = Path(folder)
         check_sequence_target(self.folder, stem)
@@ -442,6 +448,8 @@ class SequenceWriter:
         self.pixel_aspect = pixel_aspect
         self.attributes = dict(attributes or {})
         self.attributes_from = attributes_from if self.extension == "exr" else None
+        self.start_timecode = start_timecode if self.extension == "exr" else None
+        self.fps = fps
 
     def write(self, frame: np.ndarray | Windowed) -> None:
         """Write the next frame (RGB/RGBA ``uint8``/``uint16``/``float16``/``float32``, or a
@@ -449,11 +457,19 @@ class SequenceWriter:
         index = self.first_index + self.frames_written
         name = f"{self.stem}.{index:0{self.digits}d}.{self.extension}"
         path = self.temp_folder / name
-        attributes = self.attributes
-        if self.attributes_from is not None and self.frames_written < len(self.attributes_from):
-            attributes = {**exr_attributes(self.attributes_from[self.frames_written]), **attributes}
-        write_image(path, frame, self.pixel_aspect, attributes)
+        write_image(path, frame, self.pixel_aspect, self._attributes_of_next())
         self.frames_written += 1
+
+    def _attributes_of_next(self) -> dict:
+        """Header attributes of the next EXR frame: its plate frame's, a timecode counted
+        from `start_timecode`, then this writer's own `attributes`."""
+        attributes: dict = {}
+        if self.start_timecode:
+            code = timecode(self.frames_written, self.fps, self.start_timecode)
+            attributes["timeCode"] = exr_timecode(code)
+        if self.attributes_from is not None and self.frames_written < len(self.attributes_from):
+            attributes.update(exr_attributes(self.attributes_from[self.frames_written]))
+        return {**attributes, **self.attributes}
 
     def close(self) -> Path:
         """Put the finished frames in place of the folder (empty, or a previous sequence of

@@ -18,6 +18,7 @@ import numpy as np
 from facecast.errors import MediaError
 from facecast.media import ShotInfo, open_plate, to_uint8
 from facecast.media.aspect import chosen_pixel_aspect, square_view
+from facecast.media.timecode import timecode
 from facecast.quality.dlibface import (
     DlibFace,
     QualityModels,
@@ -38,7 +39,6 @@ from facecast.quality.geometry import (
 from facecast.quality.identity import IdentityReferences, Person, cosine_similarity, distance_to
 from facecast.quality.local import local_openings
 from facecast.quality.regions import face_hull, face_outline, mask_box, polygon_mask
-from facecast.quality.timecode import timecode
 
 #: Shots up to this many frames get an identity descriptor on every frame; longer shots are
 #: sampled every ``ceil(frames / MAX_IDENTITY_SAMPLES)`` frames (see `default_stride`).

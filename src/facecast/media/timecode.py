@@ -39,3 +39,13 @@ def timecode(index: int, fps: Fraction, start: str | None = None) -> str:
     frames = total % base
     seconds = total // base
     return f"{seconds // 3600 % 24:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}:{frames:02d}"
+
+
+def exr_timecode(text: str):
+    """An ``OpenEXR.TimeCode`` attribute for a timecode ``HH:MM:SS:FF`` (`timecode`'s)."""
+    import OpenEXR
+
+    hours, minutes, seconds, frames = (int(part) for part in re.split(r"[:;.]", text))
+    value = OpenEXR.TimeCode()
+    value.hours, value.minutes, value.seconds, value.frame = hours, minutes, seconds, frames
+    return value
