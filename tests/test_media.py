@@ -615,3 +615,18 @@ def test_exr_frames_of_a_video_plate_count_its_timecode(tmp_path, data):
             code = exr.header()["timeCode"]
             codes.append((code.hours, code.minutes, code.seconds, code.frame))
     assert codes == [(1, 0, 59, 28), (1, 0, 59, 29), (1, 1, 0, 0)]
+
+
+def test_a_matroska_plates_timecode_is_read(tmp_path, data):
+    """Matroska stores the start timecode as an upper-case TIMECODE tag, which probing missed,
+    so an .mkv plate (or an .mkv swap output read back) had no timecode."""
+    source = open_plate(data("plates/weekly_address_clip1.mp4"))
+    info = source.info
+    plate = tmp_path / "tc.mkv"
+    with VideoWriter(
+        plate, info.width, info.height, info.fps, codec="ffv1",
+        metadata={"timecode": "10:00:00:12"},
+    ) as writer:  # fmt: skip
+        for _, frame in zip(range(2), source.frames(), strict=False):
+            writer.write(frame)
+    assert open_plate(plate).info.timecode == "10:00:00:12"

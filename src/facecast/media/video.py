@@ -92,7 +92,7 @@ def probe_video(path: Path) -> ShotInfo:
         check_frame_size(width, height, path)
         fps = stream.average_rate or stream.guessed_rate or Fraction(24)
         frame_count = stream.frames or _count_frames(container, stream)
-        timecode = stream.metadata.get("timecode") or container.metadata.get("timecode")
+        timecode = _tag(stream.metadata, "timecode") or _tag(container.metadata, "timecode")
         bit_depth = _bit_depth(stream)
         rotation = _display_rotation(container, path)
         if rotation % 180:
@@ -151,6 +151,12 @@ def _display_rotation(container: av.container.InputContainer, path: Path) -> int
     if abs(degrees / 90 - round(degrees / 90)) > 1e-3:
         raise MediaError(f"display matrix turns the picture by {degrees:g} degrees", path)
     return round(degrees / 90) % 4 * 90
+
+
+def _tag(metadata: dict[str, str], name: str) -> str | None:
+    """A container or stream tag by name in any case (Matroska writes ``TIMECODE``, QuickTime
+    and MP4 ``timecode``)."""
+    return next((value for key, value in metadata.items() if key.lower() == name), None)
 
 
 def _bit_depth(stream: av.video.VideoStream) -> int:
