@@ -25,7 +25,8 @@ demo: env
 		--consent examples/consent_london_006.toml --name "London 006" --overwrite
 	$(BIN)/facecast swap tests/data/plates/tears_of_steel_10s.mp4 \
 		--character $(DEMO_OUT)/london-006 -o $(DEMO_OUT)/tears_of_steel_swapped.mp4 \
-		--matte $(DEMO_OUT)/tears_of_steel_matte.mp4 --report $(DEMO_OUT)/report
+		--matte $(DEMO_OUT)/tears_of_steel_matte.mp4 --layer $(DEMO_OUT)/tears_of_steel_layer \
+		--report $(DEMO_OUT)/report
 
 test: env browser
 	$(BIN)/python -m pytest -q
