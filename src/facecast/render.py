@@ -380,42 +380,51 @@ def _occluders(
     return masks[0] if len(masks) == 1 else np.maximum.reduce(masks)
 
 
+@dataclass(frozen=True)
+class _FramePass:
+    """What every frame of the swap pass is finished with (the shot's constants).
+
+    `matte_writer` / `layer_writer` are set when a matte / face layer is written; `glasses`
+    holds the tracks whose eyeglass frames stay in front; `pixel_aspect` is the plate's (the
+    swap works in square pixels, `_squared_swap`); `into_rec709` takes a float plate's
+    primaries into Rec.709 (`_composited`), ``None`` when they are Rec.709's."""
+
+    engine: object
+    settings: RenderSettings
+    watermark: object | None
+    matte_writer: VideoWriter | SequenceWriter | None = None
+    layer_writer: SequenceWriter | None = None
+    glasses: frozenset[int] = frozenset()
+    pixel_aspect: Fraction = Fraction(1)
+    into_rec709: np.ndarray | None = None
+
+
 def _finished_frame(
-    frame: np.ndarray,
-    faces: list[Face],
-    engine,
-    settings: RenderSettings,
-    hands: list[np.ndarray],
-    watermark,
-    matte_writer: VideoWriter | SequenceWriter | None,
-    glasses: frozenset[int] = frozenset(),
-    pixel_aspect: Fraction = Fraction(1),
-    layer_writer: SequenceWriter | None = None,
-    into_rec709: np.ndarray | None = None,
+    frame: np.ndarray, faces: list[Face], hands: list[np.ndarray], shot: _FramePass
 ) -> tuple[tuple[np.ndarray, ...], bool]:
     """One frame ready for the writers (run on a swap worker): the swapped frame, watermarked
-    when `watermark` is given, the matte's pixels for `matte_writer` and the face layer for
-    `layer_writer` (`facecast.composite.layer.face_layer`), each if there is one.
+    when the shot has a watermark, the matte's pixels for its matte writer and the face layer
+    for its layer writer (`facecast.composite.layer.face_layer`), each if there is one.
     Returns those pixels, in that order, and whether a face was swapped."""
     swap = partial(
         _swap_frame,
         faces=faces,
-        engine=engine,
-        settings=settings.composite,
+        engine=shot.engine,
+        settings=shot.settings.composite,
         hands=hands,
-        with_matte=matte_writer is not None or layer_writer is not None,
-        glasses=glasses,
-        into_rec709=into_rec709,
+        with_matte=shot.matte_writer is not None or shot.layer_writer is not None,
+        glasses=shot.glasses,
+        into_rec709=shot.into_rec709,
     )
-    if pixel_aspect == 1:
+    if shot.pixel_aspect == 1:
         swapped_frame, matte, swapped = swap(frame)
     else:
-        swapped_frame, matte, swapped = _squared_swap(frame, swap, pixel_aspect)
-    output = swapped_frame if watermark is None else watermark.apply(swapped_frame)
+        swapped_frame, matte, swapped = _squared_swap(frame, swap, shot.pixel_aspect)
+    output = swapped_frame if shot.watermark is None else shot.watermark.apply(swapped_frame)
     pixels = [output]
-    if matte_writer is not None:
-        pixels.append(_matte_pixels(matte_writer, matte))
-    if layer_writer is not None:
+    if shot.matte_writer is not None:
+        pixels.append(_matte_pixels(shot.matte_writer, matte))
+    if shot.layer_writer is not None:
         changed = changed_pixels(frame, swapped_frame)
         pixels.append(face_layer(output, frame, matte, changed))
     return tuple(pixels), swapped
@@ -713,7 +722,6 @@ def _render_frames(
     swapped = 0
     written = replace(plate.info, pixel_aspect=pixel_aspect)  # the aspect the swap worked at
     frame_times = plate_frame_times(plate.info)  # read once, for output and matte
-    into_rec709 = to_rec709(plate.info.chromaticities)  # None for Rec.709 and video plates
     with ExitStack() as stack:
         writers = [
             open_writer(
@@ -735,6 +743,16 @@ def _render_frames(
             layer_writer = _layer_writer(layer_path, written, render_id)
             writers.append(layer_writer)
         encoder = stack.enter_context(BackgroundWriter(*writers))
+        shot = _FramePass(
+            engine,
+            settings,
+            watermark,
+            matte_writer,
+            layer_writer,
+            glasses,
+            pixel_aspect,
+            to_rec709(plate.info.chromaticities),  # None for Rec.709 and video plates
+        )
         # a tracks file without hands (version 1, or analysed without them): search them here
         live_hands = None
         if settings.hands and tracks.hands is None:
@@ -757,22 +775,7 @@ def _render_frames(
                 frame if pixel_aspect == 1 or live_hands is None else to_square(frame, pixel_aspect)
             )
             hands = _frame_hands(tracks, index, faces, square, live_hands, settings.hands)
-            in_flight.append(
-                workers.submit(
-                    _finished_frame,
-                    frame,
-                    faces,
-                    engine,
-                    settings,
-                    hands,
-                    watermark,
-                    matte_writer,
-                    glasses,
-                    pixel_aspect,
-                    layer_writer,
-                    into_rec709,
-                )
-            )
+            in_flight.append(workers.submit(_finished_frame, frame, faces, hands, shot))
             if len(in_flight) > threads:
                 write_oldest()
         while in_flight:
