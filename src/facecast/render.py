@@ -322,7 +322,7 @@ def _swap_frame(
     matte = np.zeros((height, width), np.float32) if with_matte else None
     if not faces:
         return frame, matte, False
-    preview = to_uint8(frame)
+    preview = to_uint8(frame, into_rec709)
     occluder = _occluders(preview, faces, hands, glasses)
     output = frame.copy()
     swapped = False

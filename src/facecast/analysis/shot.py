@@ -36,6 +36,7 @@ from facecast.analysis.tracker import FaceTracker
 from facecast.errors import FacecastError
 from facecast.media import Plate, to_uint8
 from facecast.media.background import read_ahead
+from facecast.media.transfer import to_rec709
 
 __all__ = [
     "TRACKS_FORMAT",
@@ -164,9 +165,11 @@ def _frames_and_cuts(plate: Plate, cuts: CutDetector) -> Iterator[tuple[np.ndarr
 
     Runs on `read_ahead`'s reader thread with the decoding, so the face analysis (the pass's
     slowest thread) does not wait for the histograms; the frames still go through `cuts` in
-    order."""
+    order. A float plate in other primaries than Rec.709 is seen in Rec.709 (`to_uint8`), as
+    the swap's compositing sees it."""
+    into_rec709 = to_rec709(plate.info.chromaticities)
     for raw in plate.frames(exact=False):  # the fast YUV conversion: see iter_video_frames
-        frame = to_uint8(raw)
+        frame = to_uint8(raw, into_rec709)
         yield frame, cuts.is_cut(frame)
 
 

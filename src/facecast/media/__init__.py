@@ -25,7 +25,7 @@ from facecast.media.sequence import (
     read_image,
     write_image,
 )
-from facecast.media.transfer import linear_to_srgb
+from facecast.media.transfer import apply_matrix, linear_to_srgb
 from facecast.media.types import ColourTags, ShotInfo
 from facecast.media.video import (
     VIDEO_CODECS,
@@ -252,15 +252,18 @@ def default_video_codec(path: Path, info: ShotInfo) -> str:
     return {".mov": "prores4444", ".mkv": "ffv1"}.get(path.suffix.lower(), "h264")
 
 
-def to_uint8(frame: np.ndarray) -> np.ndarray:
+def to_uint8(frame: np.ndarray, into_rec709: np.ndarray | None = None) -> np.ndarray:
     """Convert an RGB frame of any supported dtype to ``uint8`` for analysis (display-referred).
 
-    ``uint16`` is scaled by 1/257; ``float32`` EXR is clipped to [0, 1] and encoded with the sRGB
-    transfer curve.
+    ``uint16`` is scaled by 1/257; ``float32`` EXR is taken into Rec.709 primaries by the
+    ``(3, 3)`` `into_rec709` when its own differ (`facecast.media.transfer.to_rec709` of
+    `ShotInfo.chromaticities`), clipped to [0, 1] and encoded with the sRGB transfer curve.
     """
     if frame.dtype == np.uint8:
         return frame
     if frame.dtype == np.uint16:
         return (frame // 257).astype(np.uint8)
+    if into_rec709 is not None:
+        frame = apply_matrix(frame, into_rec709)
     srgb = linear_to_srgb(np.clip(frame, 0.0, 1.0))
     return np.round(srgb * 255.0).astype(np.uint8)
