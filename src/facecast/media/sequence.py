@@ -214,14 +214,15 @@ def write_image(
     path: str | Path,
     image: np.ndarray | Windowed,
     pixel_aspect: float = 1.0,
-    attributes: dict[str, str] | None = None,
+    attributes: dict[str, object] | None = None,
 ) -> None:
     """Write RGB or RGBA ``(H, W, 3|4)`` (``uint8``/``uint16`` to PNG/TIFF/JPEG, ``float16`` or
     ``float32`` to EXR as half or full float channels; 8/16-bit frames become linear light).
 
-    An EXR records `pixel_aspect` (width over height of a pixel) and the string `attributes`
-    in its header; the other formats have no such fields. A `Windowed` frame is stored as its
-    window (the EXR data window; the display window is the frame) or, in other formats, whole.
+    An EXR records `pixel_aspect` (width over height of a pixel) and `attributes` (strings,
+    numbers, ``OpenEXR.TimeCode``, chromaticities, ...) in its header; the other formats have
+    no such fields. A `Windowed` frame is stored as its window (the EXR data window; the
+    display window is the frame) or, in other formats, whole.
     """
     path = Path(path)
     if path.suffix.lower() == ".exr":
@@ -412,7 +413,7 @@ class SequenceWriter:
     pixel_aspect
         Written into the header of EXR frames (`write_image`).
     attributes
-        String attributes written into the header of EXR frames (`write_image`).
+        Attributes written into the header of EXR frames (`write_image`).
     attributes_from
         EXR files, one per frame in order (the plate's), whose picture attributes
         (`exr_attributes`: timecode, chromaticities, ...) each EXR frame written carries;
@@ -430,7 +431,7 @@ class SequenceWriter:
         first_index: int = 0,
         digits: int = 6,
         pixel_aspect: float = 1.0,
-        attributes: dict[str, str] | None = None,
+        attributes: dict[str, object] | None = None,
         attributes_from: list[Path] | None = None,
         start_timecode: str | None = None,
         fps: Fraction = Fraction(24),
