@@ -195,12 +195,7 @@ def test_swap_of_an_odd_sized_plate_to_h264_is_refused_before_any_work(tmp_path,
 
 
 def test_swap_writes_the_face_layer_and_names_it(tmp_path, character_dir, data):
-    source = open_plate(data("plates/weekly_address_clip1.mp4"))
-    info = source.info
-    plate = tmp_path / "plate.mkv"
-    with VideoWriter(plate, info.width, info.height, info.fps, codec="ffv1") as writer:
-        for _, frame in zip(range(3), source.frames(), strict=False):
-            writer.write(frame)
+    plate = _short_plate(tmp_path, data)
     layer = tmp_path / "layer"
     result = facecast(
         "swap", plate, "--character", character_dir, "-o", tmp_path / "out.mp4",
@@ -226,12 +221,7 @@ def test_swap_replaces_its_own_sequences_but_never_a_folder_of_other_files(
     """An output folder holding the user's files was deleted (replaced by the render); now it
     is refused before any work and left as it was. A folder holding a previous render's frames
     (`frame.N`, `matte.N`) is replaced, so a shot can be rendered again to the same place."""
-    source = open_plate(data("plates/weekly_address_clip1.mp4"))
-    info = source.info
-    plate = tmp_path / "plate.mkv"
-    with VideoWriter(plate, info.width, info.height, info.fps, codec="ffv1") as writer:
-        for _, frame in zip(range(3), source.frames(), strict=False):
-            writer.write(frame)
+    plate = _short_plate(tmp_path, data)
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("the director's notes")
@@ -247,3 +237,12 @@ def test_swap_replaces_its_own_sequences_but_never_a_folder_of_other_files(
         assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in output.iterdir()) == [f"frame.00000{i}.png" for i in range(3)]
     assert sorted(p.name for p in matte.iterdir()) == [f"matte.00000{i}.png" for i in range(3)]
+
+
+def _short_plate(tmp_path: Path, data, frames: int = 3) -> Path:
+    """The first `frames` frames of weekly_address_clip1, lossless (a swap of a few seconds)."""
+    from conftest import trimmed_plate
+
+    return trimmed_plate(
+        data("plates/weekly_address_clip1.mp4"), range(frames), tmp_path / "plate.mkv"
+    )

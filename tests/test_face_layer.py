@@ -17,7 +17,7 @@ import pytest
 from facecast.character.asset import create_character
 from facecast.composite.layer import face_layer, layer_over
 from facecast.errors import MediaError
-from facecast.media import VideoWriter, open_plate
+from facecast.media import open_plate
 from facecast.media.transfer import scene_linear
 from facecast.render import render_shot
 
@@ -35,14 +35,11 @@ def _encoded(linear: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     from conftest import find_data as data
+    from conftest import trimmed_plate
 
     folder = tmp_path_factory.mktemp("layer")
-    source = open_plate(data("plates/weekly_address_clip1.mp4"))
-    info = source.info
-    plate = folder / "plate.mkv"
-    with VideoWriter(plate, info.width, info.height, info.fps, codec="ffv1") as writer:
-        for _, frame in zip(range(FRAMES), source.frames(), strict=False):
-            writer.write(frame)
+    clip = data("plates/weekly_address_clip1.mp4")
+    plate = trimmed_plate(clip, range(FRAMES), folder / "plate.mkv")
     character = folder / "london004"
     refs = [data(f"faces/london/004/{name}.jpg") for name in ("neutral", "smiling")]
     create_character(character, refs, CONSENT)

@@ -595,16 +595,7 @@ def test_exr_frames_of_a_video_plate_count_its_timecode(tmp_path, data):
     each frame's header has its own timeCode, rolling over the minute."""
     import OpenEXR
 
-    source = open_plate(data("plates/weekly_address_clip1.mp4"))
-    info = source.info
-    plate = tmp_path / "tc.mov"
-    with VideoWriter(
-        plate, info.width, info.height, info.fps, codec="prores4444",
-        metadata={"timecode": "01:00:59:28"},
-    ) as writer:  # fmt: skip
-        for _, frame in zip(range(3), source.frames(), strict=False):
-            writer.write(frame)
-    shot = open_plate(plate)
+    shot = open_plate(_timecoded(tmp_path / "tc.mov", data, "prores4444", "01:00:59:28", 3))
     assert shot.info.timecode == "01:00:59:28"
     with open_writer(tmp_path / "exr", shot.info, codec="exr") as writer:
         for frame in shot.frames():
@@ -620,13 +611,18 @@ def test_exr_frames_of_a_video_plate_count_its_timecode(tmp_path, data):
 def test_a_matroska_plates_timecode_is_read(tmp_path, data):
     """Matroska stores the start timecode as an upper-case TIMECODE tag, which probing missed,
     so an .mkv plate (or an .mkv swap output read back) had no timecode."""
+    plate = _timecoded(tmp_path / "tc.mkv", data, "ffv1", "10:00:00:12", 2)
+    assert open_plate(plate).info.timecode == "10:00:00:12"
+
+
+def _timecoded(path: Path, data, codec: str, start: str, frames: int) -> Path:
+    """The first `frames` frames of weekly_address_clip1 as `codec` video starting at the
+    timecode `start`."""
     source = open_plate(data("plates/weekly_address_clip1.mp4"))
     info = source.info
-    plate = tmp_path / "tc.mkv"
     with VideoWriter(
-        plate, info.width, info.height, info.fps, codec="ffv1",
-        metadata={"timecode": "10:00:00:12"},
-    ) as writer:  # fmt: skip
-        for _, frame in zip(range(2), source.frames(), strict=False):
+        path, info.width, info.height, info.fps, codec=codec, metadata={"timecode": start}
+    ) as writer:
+        for _, frame in zip(range(frames), source.frames(), strict=False):
             writer.write(frame)
-    assert open_plate(plate).info.timecode == "10:00:00:12"
+    return path

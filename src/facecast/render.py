@@ -58,10 +58,10 @@ from facecast.media import (
     check_video_output,
     default_sequence_format,
     default_video_codec,
-    exr_frames,
     open_plate,
     open_writer,
     plate_frame_times,
+    sequence_writer,
     to_uint8,
 )
 from facecast.media.aspect import chosen_pixel_aspect, square_view, to_square, to_stored
@@ -258,13 +258,7 @@ def _matte_writer(
             frame_times=frame_times,
             bit_depth=16 if info.bit_depth > 8 else 8,
         )
-    return SequenceWriter(
-        path,
-        extension="png",
-        stem=MATTE_STEM,
-        first_index=info.first_frame,
-        digits=info.frame_digits,
-    )
+    return sequence_writer(path, info, "png", MATTE_STEM)
 
 
 def _matte_pixels(writer: VideoWriter | SequenceWriter, matte: np.ndarray) -> np.ndarray:
@@ -281,22 +275,12 @@ def _layer_writer(path: Path, info: ShotInfo, render_id: str) -> SequenceWriter:
     """A writer for the face layer: an RGBA half-float OpenEXR sequence numbered as the plate,
     each frame's data window the layer's box (`face_layer`), each header saying what the pixels
     are and which render made them (and carrying an EXR plate frame's own attributes)."""
-    return SequenceWriter(
-        path,
-        extension="exr",
-        stem=LAYER_STEM,
-        first_index=info.first_frame,
-        digits=info.frame_digits,
-        pixel_aspect=float(info.pixel_aspect),
-        attributes_from=exr_frames(info),
-        start_timecode=info.timecode if info.kind == "video" else None,
-        fps=info.fps,
-        attributes={
-            "comments": LAYER_LABEL,
-            "facecast_render_id": render_id,
-            "facecast_version": facecast.__version__,
-        },
-    )
+    label = {
+        "comments": LAYER_LABEL,
+        "facecast_render_id": render_id,
+        "facecast_version": facecast.__version__,
+    }
+    return sequence_writer(path, info, "exr", LAYER_STEM, label)
 
 
 def _swap_frame(

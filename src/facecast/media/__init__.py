@@ -16,6 +16,7 @@ import numpy as np
 
 from facecast.errors import MediaError
 from facecast.media.sequence import (
+    DEFAULT_STEM,
     IMAGE_SUFFIXES,
     SequenceWriter,
     check_sequence_target,
@@ -53,6 +54,7 @@ __all__ = [
     "open_writer",
     "plate_frame_times",
     "read_image",
+    "sequence_writer",
     "to_uint8",
     "write_image",
 ]
@@ -152,12 +154,27 @@ def open_writer(
     if path.suffix:
         raise MediaError(f"unsupported output extension {path.suffix!r}", path)
     check_sequence_output(path, info, codec)
+    return sequence_writer(path, info, codec or default_sequence_format(info))
+
+
+def sequence_writer(
+    path: str | Path,
+    info: ShotInfo,
+    extension: str,
+    stem: str = DEFAULT_STEM,
+    attributes: dict[str, object] | None = None,
+) -> SequenceWriter:
+    """A `SequenceWriter` into the folder `path` for frames of the plate `info` describes:
+    numbered as the plate's frames, with its pixel aspect, and, in EXR, each plate frame's
+    header attributes (an EXR plate) or its own timecode (a video plate), then `attributes`."""
     return SequenceWriter(
         path,
-        extension=codec or default_sequence_format(info),
+        extension=extension,
+        stem=stem,
         first_index=info.first_frame,
         digits=info.frame_digits,
         pixel_aspect=float(info.pixel_aspect),
+        attributes=attributes,
         attributes_from=exr_frames(info),
         start_timecode=info.timecode if info.kind == "video" else None,
         fps=info.fps,
