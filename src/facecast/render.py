@@ -534,14 +534,7 @@ def render_shot(
     tracks_digest = tracks.digest()
     tracks = tracks.with_steady_heads(settings.steady_frames)
 
-    engine = create_engine(
-        settings.engine, model=settings.model, shape_strength=settings.shape_strength
-    )
-    engine.prepare(character)
-    if hasattr(engine, "prepare_track"):
-        for track_id in targets:
-            engine.prepare_track(track_id, list(tracks.faces_of(track_id).values()))
-
+    engine = _prepared_engine(settings, character, tracks, targets)
     inputs = {
         "plate": {"path": plate_path.name, "sha256": sha256_file(plate_path)},
         "character": {"id": character.character_id, "sha256": character.digest()},
@@ -593,19 +586,7 @@ def render_shot(
         "settings": recorded,
         "versions": versions,
         "plate": plate.info.to_dict(),
-        "outputs": {
-            "video": {"path": output.name, "sha256": sha256_file(output), **encoding},
-            **(
-                {"matte": {"path": matte_path.name, "sha256": sha256_file(matte_path)}}
-                if matte_path
-                else {}
-            ),
-            **(
-                {"layer": {"path": layer_path.name, "sha256": sha256_file(layer_path)}}
-                if layer_path
-                else {}
-            ),
-        },
+        "outputs": _outputs_record(output, encoding, matte=matte_path, layer=layer_path),
         "frames": {"total": plate.info.frame_count, "swapped": swapped},
         "credentials": credentials,
         "watermark": {"payload": render_id, "embedded": settings.watermark},
@@ -642,6 +623,30 @@ def render_shot(
             pixel_aspect=aspect,
         )
     return result
+
+
+def _prepared_engine(
+    settings: RenderSettings, character: Character, tracks: ShotTracks, targets: list[int]
+):
+    """The settings' engine, prepared for the character and for each target track."""
+    engine = create_engine(
+        settings.engine, model=settings.model, shape_strength=settings.shape_strength
+    )
+    engine.prepare(character)
+    if hasattr(engine, "prepare_track"):
+        for track_id in targets:
+            engine.prepare_track(track_id, list(tracks.faces_of(track_id).values()))
+    return engine
+
+
+def _outputs_record(output: Path, encoding: dict, **extras: Path | None) -> dict:
+    """The manifest's ``outputs``: the video (or sequence) with its hash and encoding, and
+    each of `extras` (matte, layer) that was written, with its hash."""
+    record = {"video": {"path": output.name, "sha256": sha256_file(output), **encoding}}
+    for name, path in extras.items():
+        if path is not None:
+            record[name] = {"path": path.name, "sha256": sha256_file(path)}
+    return record
 
 
 def _load_or_analyze(
