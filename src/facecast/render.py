@@ -67,7 +67,7 @@ from facecast.media import (
 from facecast.media.aspect import chosen_pixel_aspect, square_view, to_square, to_stored
 from facecast.media.background import BackgroundWriter, read_ahead
 from facecast.media.sequence import DEFAULT_STEM
-from facecast.media.transfer import apply_matrix, to_rec709
+from facecast.media.transfer import apply_matrix, rec709_round_trip
 from facecast.media.video import ENCODER_THREADS, pixel_format
 from facecast.provenance.manifest import (
     MANIFEST_FORMAT,
@@ -291,14 +291,14 @@ def _swap_frame(
     hands: list[np.ndarray],
     with_matte: bool = True,
     glasses: frozenset[int] = frozenset(),
-    into_rec709: np.ndarray | None = None,
+    rec709: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """Swap the given faces in one frame.
 
     `hands` holds ``float32 (21, 2)`` keypoints per hand in front of the faces (may be empty);
     the eyeglass frames of faces whose track is in `glasses` stay in front too. A float plate
-    in other primaries than Rec.709 gives the ``(3, 3)`` matrix `into_rec709` into them
-    (`_composited`).
+    in other primaries than Rec.709 gives the ``(3, 3)`` matrices `rec709` into them and
+    back (`facecast.media.transfer.rec709_round_trip`, `_composited`).
     Returns the new frame (plate dtype, ``(H, W, 3)``), the matte ``float32 (H, W)`` in
     [0, 1] (``None`` unless `with_matte`) and whether any face was put in (a matte above 0).
     """
@@ -306,7 +306,7 @@ def _swap_frame(
     matte = np.zeros((height, width), np.float32) if with_matte else None
     if not faces:
         return frame, matte, False
-    preview = to_uint8(frame, into_rec709)
+    preview = to_uint8(frame, None if rec709 is None else rec709[0])
     occluder = _occluders(preview, faces, hands, glasses)
     output = frame.copy()
     swapped = False
@@ -316,7 +316,7 @@ def _swap_frame(
             continue
         x0, y0, x1, y1 = layer.box
         original = output[y0:y1, x0:x1]
-        new, result = _composited(original, layer, face, settings, occluder, into_rec709)
+        new, result = _composited(original, layer, face, settings, occluder, rec709)
         output[y0:y1, x0:x1] = _pasted(new, original, result.changed)
         swapped = swapped or bool(result.matte.any())
         if matte is not None:
@@ -330,24 +330,24 @@ def _composited(
     face: Face,
     settings: CompositeSettings,
     occluder: np.ndarray | None,
-    into_rec709: np.ndarray | None,
+    rec709: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[np.ndarray, CompositedFace]:
     """One face composited over its box of plate pixels ``original (h, w, 3)``; returns the
     box in the plate's dtype and the compositor's result.
 
     The compositing works on display-referred values in [0, 1] of Rec.709 light (the
     character's photos are sRGB). A scene-linear float box is first taken into Rec.709
-    primaries (`into_rec709`, for an ACEScg plate, say) and back after, so the character's
+    primaries (`rec709`: into and back, for an ACEScg plate, say) and back after, so the character's
     colours keep their meaning, and what the [0, 1] range clipped (highlights above 1, colours
     outside Rec.709) goes back where the plate shows (`with_plate_range`).
     """
-    working = original if into_rec709 is None else apply_matrix(original, into_rec709)
+    working = original if rec709 is None else apply_matrix(original, rec709[0])
     result = composite_face(to_unit_float(working), layer, face, settings, occluder)
     new = from_unit_float(result.rgb, original.dtype)
     if original.dtype == np.float32:
         new = with_plate_range(new, working, result.matte)
-        if into_rec709 is not None:
-            new = apply_matrix(new, np.linalg.inv(into_rec709))
+        if rec709 is not None:
+            new = apply_matrix(new, rec709[1])
     return new, result
 
 
@@ -370,7 +370,7 @@ class _FramePass:
 
     `matte_writer` / `layer_writer` are set when a matte / face layer is written; `glasses`
     holds the tracks whose eyeglass frames stay in front; `pixel_aspect` is the plate's (the
-    swap works in square pixels, `_squared_swap`); `into_rec709` takes a float plate's
+    swap works in square pixels, `_squared_swap`); `rec709` takes a float plate's
     primaries into Rec.709 (`_composited`), ``None`` when they are Rec.709's."""
 
     engine: object
@@ -380,7 +380,7 @@ class _FramePass:
     layer_writer: SequenceWriter | None = None
     glasses: frozenset[int] = frozenset()
     pixel_aspect: Fraction = Fraction(1)
-    into_rec709: np.ndarray | None = None
+    rec709: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def _finished_frame(
@@ -398,7 +398,7 @@ def _finished_frame(
         hands=hands,
         with_matte=shot.matte_writer is not None or shot.layer_writer is not None,
         glasses=shot.glasses,
-        into_rec709=shot.into_rec709,
+        rec709=shot.rec709,
     )
     if shot.pixel_aspect == 1:
         swapped_frame, matte, swapped = swap(frame)
@@ -740,7 +740,7 @@ def _render_frames(
             layer_writer,
             glasses,
             pixel_aspect,
-            to_rec709(plate.info.chromaticities),  # None for Rec.709 and video plates
+            rec709_round_trip(plate.info.chromaticities),  # None for Rec.709, video plates
         )
         # a tracks file without hands (version 1, or analysed without them): search them here
         live_hands = None

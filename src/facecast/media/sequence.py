@@ -291,10 +291,9 @@ def probe_sequence(folder: Path, fps: Fraction = Fraction(24)) -> ShotInfo:
         dtype=str(first.dtype),
         codec=_canonical_suffix(files[0]).lstrip("."),
         bit_depth=first.dtype.itemsize * 8,
-        pixel_aspect=_pixel_aspect(files[0]),
         first_frame=first_frame,
         frame_digits=digits,
-        chromaticities=_chromaticities(files[0]),
+        **_exr_picture(files[0]),
     )
 
 
@@ -324,23 +323,22 @@ def _numbering(files: list[Path], folder: Path) -> tuple[int, int]:
     return numbers[0], len(column[0])
 
 
-def _pixel_aspect(path: Path) -> Fraction:
-    """Pixel aspect from an EXR header (``pixelAspectRatio``); 1 for other formats."""
+def _exr_picture(path: Path) -> dict:
+    """``pixel_aspect`` and ``chromaticities`` of a `ShotInfo` from an EXR's header (one
+    read); square pixels and no chromaticities for other formats or when the header has none."""
     if path.suffix.lower() != ".exr":
-        return Fraction(1)
+        return {"pixel_aspect": Fraction(1), "chromaticities": None}
     import OpenEXR
 
-    with OpenEXR.File(str(path), header_only=True) as exr:
-        ratio = float(exr.header().get("pixelAspectRatio", 1.0))
-    return Fraction(ratio).limit_denominator(1000) if ratio > 0 else Fraction(1)
-
-
-def _chromaticities(path: Path) -> tuple[float, ...] | None:
-    """An EXR header's ``chromaticities`` (8 floats), ``None`` if it has none or is no EXR."""
-    if path.suffix.lower() != ".exr":
-        return None
-    value = exr_attributes(path).get("chromaticities")
-    return None if value is None else tuple(float(v) for v in value)
+    with OpenEXR.File(str(path), header_only=True) as exr:  # values die with the file
+        header = exr.header()
+        ratio = float(header.get("pixelAspectRatio", 1.0))
+        chromaticities = header.get("chromaticities")
+        chromaticities = None if chromaticities is None else tuple(map(float, chromaticities))
+    return {
+        "pixel_aspect": Fraction(ratio).limit_denominator(1000) if ratio > 0 else Fraction(1),
+        "chromaticities": chromaticities,
+    }
 
 
 def iter_sequence_frames(folder: Path) -> Iterator[np.ndarray]:

@@ -69,6 +69,15 @@ def to_rec709(chromaticities: tuple[float, ...] | None) -> np.ndarray | None:
     return np.linalg.solve(target, adapt @ source)
 
 
+def rec709_round_trip(
+    chromaticities: tuple[float, ...] | None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(into, back)``: `to_rec709` of `chromaticities` and its inverse, worked out once per
+    shot; ``None`` when they are Rec.709's already (or not given)."""
+    into = to_rec709(chromaticities)
+    return None if into is None else (into, np.linalg.inv(into))
+
+
 def apply_matrix(pixels: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """``float32 (h, w, 3)``: each pixel's RGB multiplied by ``matrix (3, 3)``."""
     return np.ascontiguousarray(pixels.reshape(-1, 3) @ matrix.T.astype(np.float32)).reshape(
