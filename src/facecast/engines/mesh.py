@@ -308,7 +308,7 @@ def _contour_motion(moved: np.ndarray, original: np.ndarray) -> np.ndarray:
     """``float64 (2, 3)`` affine map taking an opening's moved contour ``(K, 2)`` onto its
     original one, in frame pixels.
 
-    Eyes and lips move as rigid groups (shift and change of width), which an affine map
+    Eyes move as rigid groups (a shift), lips with a change of width, which an affine map
     carries exactly; a ridge on the linear part keeps it to a shift along directions the
     contour does not span (a closed eye or mouth is almost a line).
     """

@@ -6,9 +6,17 @@ with the actor's expression. These rules keep the performance intact:
 
 - the actor's resting shape comes from frames with the mouth closed (a speaking actor's median
   mouth is half open; subtracting it would close every line they say);
-- eyes and lips move as rigid groups (shift plus a change of width), so how open they are —
-  blinks, speech — stays exactly the actor's; the lid skin around each eye moves with it
-  (`FEATURE_RADIUS`), so the lids are not stretched against the eye;
+- eyes move as rigid groups (a shift only) and the lips as one (a shift plus a change of
+  width), so how open they are — blinks, speech — stays exactly the actor's; the lid skin
+  around each eye moves with it (`FEATURE_RADIUS`), so the lids are not stretched against the
+  eye. An eye keeps the actor's width because the opening shows the actor's own eyeball,
+  warped along with the lids: widened to the character's eye (London 012's is 1.085 times the
+  actor's), the plate's eye was stretched 1.058 times (median of the warp's horizontal scale
+  over weekly_address_clip1; 1.001 now), an oval iris, and dlib read the eyes more open
+  (first 60 frames of weekly_address_clip1..4 x London 004/012/024/042, one run each way:
+  eye error 0.0075 -> 0.0071 mean, 10 -> 12 of 16 pairs within 0.008, clip1/clip2 x 012
+  0.0092/0.0090 -> 0.0066/0.0059; distance to the character 0.4788 -> 0.4768; mouth error
+  0.0159 either way);
 - only the upper face moves (brows, eyes, nose): the change fades out between the nose tip and
   the upper lip (`lower_face_weight`), so mouth and chin keep the actor's geometry;
 - the change fades out toward the face outline, which stays where the actor's head is.
@@ -120,6 +128,18 @@ def _follow_feature(
     return offsets * (1.0 - weight) + offsets[nearest] * weight
 
 
+def _rigid_offsets(character: np.ndarray, actor: np.ndarray, widen: bool) -> np.ndarray:
+    """``float64 (K, 3)`` offsets moving a feature's ``(K, 3)`` actor landmarks as one piece
+    to the character's: the shift of their centre, plus (`widen`) the change of their width."""
+    c, a = character.astype(np.float64), actor.astype(np.float64)
+    a_centre = a.mean(axis=0)
+    offsets = np.broadcast_to(c.mean(axis=0) - a_centre, a.shape).copy()
+    if widen:
+        stretch = np.ptp(c[:, 0]) / max(np.ptp(a[:, 0]), 1e-9) - 1.0
+        offsets[:, 0] += stretch * (a[:, 0] - a_centre[0])
+    return offsets
+
+
 def shape_offsets(character: np.ndarray, actor: np.ndarray) -> np.ndarray:
     """Scale-free head-frame offsets that move the actor's resting shape to the character's.
 
@@ -131,19 +151,17 @@ def shape_offsets(character: np.ndarray, actor: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``float32 (478, 3)``; eyes and lips get a shift plus a change of width only, the skin
-        around each eye follows it (`FEATURE_RADIUS`), and the whole field fades to 0 below the
-        nose (`lower_face_weight`) and at the outline (`outline_taper`), both of the actor's
-        shape.
+        ``float32 (478, 3)``; eyes get a shift only and lips a shift plus a change of width,
+        the skin around each eye follows it (`FEATURE_RADIUS`), and the whole field fades to 0
+        below the nose (`lower_face_weight`) and at the outline (`outline_taper`), both of the
+        actor's shape.
     """
     offsets = (character - actor).astype(np.float64)
-    for group in feature_groups():
-        a, c = actor[group].astype(np.float64), character[group].astype(np.float64)
-        a_centre, c_centre = a.mean(axis=0), c.mean(axis=0)
-        widen = np.ptp(c[:, 0]) / max(np.ptp(a[:, 0]), 1e-9) - 1.0
-        offsets[group] = c_centre - a_centre
-        offsets[group, 0] += widen * (a[:, 0] - a_centre[0])
-    for group in feature_groups()[:2]:
+    *eyes, lips = feature_groups()
+    for group in eyes:
+        offsets[group] = _rigid_offsets(character[group], actor[group], widen=False)
+    offsets[lips] = _rigid_offsets(character[lips], actor[lips], widen=True)
+    for group in eyes:
         offsets = _follow_feature(offsets, actor, group, FEATURE_RADIUS)
     weight = outline_taper(actor) * lower_face_weight(actor)
     return (offsets * weight[:, None]).astype(np.float32)
