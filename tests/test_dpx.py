@@ -41,7 +41,8 @@ def clip_frames() -> list[np.ndarray]:
 def _log_plate(folder: Path, frames: list[np.ndarray]) -> Path:
     """A 10-bit Cineon log DPX sequence (``scan.1001.dpx`` ...) of 8-bit frames decoded to
     linear light, with codes beyond the video's range beside the face (above white: a lamp;
-    below black), timecode from 01:00:10:00 at 23.976 fps; the transfer says printing density."""
+    below black), timecode from 01:00:10:00 at 23.976 fps, a film format and a project name in
+    the header; the transfer says printing density."""
     folder.mkdir()
     for index, frame in enumerate(frames):
         codes = dpx.linear_to_log(srgb_to_linear(frame / 255.0).astype(np.float32))
@@ -52,6 +53,8 @@ def _log_plate(folder: Path, frames: list[np.ndarray]) -> Path:
         dpx.write_dpx(
             path, dpx.log_to_linear(codes), bit_depth=10, timecode=timecode, frame_rate=23.976
         )
+        _patched(path, path, 1680, b"Full Aperture 4-perf")  # film section: format
+        _patched(path, path, 260, b"Weekly Address")  # generic section: project
     return folder
 
 
@@ -124,6 +127,21 @@ def test_cineon_log_gives_every_code_back():
     ten = dpx.log_to_linear(np.array([0, 95, 685, 1023], np.uint16))
     assert ten[0] < 0 and abs(ten[1]) < 1e-6 and ten[2] == pytest.approx(1.0)
     assert ten[3] == pytest.approx(13.52, abs=0.01)  # no clamp: 1023 is 13.5x white
+
+
+def test_alpha_is_dropped_and_a_flipped_frame_is_read_upright(tmp_path):
+    import av
+
+    rgba = (np.arange(4 * 6 * 4).reshape(4, 6, 4) * 1601 % 65536).astype(np.uint16)
+    context = av.CodecContext.create("dpx", "w")
+    context.width, context.height, context.pix_fmt = 6, 4, "rgba64le"
+    (packet,) = context.encode(av.VideoFrame.from_ndarray(rgba, format="rgba64le"))
+    path = tmp_path / "rgba.dpx"
+    path.write_bytes(bytes(packet))
+    assert dpx.read_header(path).descriptor == 51  # RGBA
+    np.testing.assert_array_equal(dpx.read_dpx(path), rgba[..., :3])
+    bottom_up = _patched(path, tmp_path / "bottom_up.dpx", 768, struct.pack("<H", 2))
+    np.testing.assert_array_equal(dpx.read_dpx(bottom_up), rgba[::-1, :, :3])
 
 
 def _patched(source: Path, target: Path, offset: int, value: bytes) -> Path:
@@ -214,6 +232,8 @@ def test_a_ten_bit_log_plate_keeps_its_codes_off_the_face(tmp_path, character, c
         )  # fmt: skip
         creator = header.raw[160:260].rstrip(b"\0").decode()
         assert "AI-altered" in creator and result.render_id in creator
+        assert header.raw[1680:1700] == b"Full Aperture 4-perf"  # the plate frame's header
+        assert header.raw[260:274] == b"Weekly Address"
 
 
 def test_a_little_endian_linear_dpx_plate_swaps_from_the_command_line(
