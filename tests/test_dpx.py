@@ -183,6 +183,9 @@ def test_a_ten_bit_log_plate_keeps_its_codes_off_the_face(tmp_path, character, c
     under-black patches off the face too, and each header carries its frame's timecode, the
     plate's rate and the AI-altered creator with the render id."""
     plate = _log_plate(tmp_path / "scan", clip_frames)
+    first = plate / "scan.1001.dpx"  # read and written back without a swap: the same pixels
+    dpx.write_dpx(tmp_path / "again.dpx", dpx.read_dpx(first), bit_depth=10, template=first)
+    assert (tmp_path / "again.dpx").read_bytes()[2048:] == first.read_bytes()[2048:]
     info = open_plate(plate).info
     assert (info.dtype, info.bit_depth, info.codec, info.timecode) == (
         "float32", 10, "dpx", "01:00:10:00"

@@ -332,7 +332,7 @@ def _unpacked(path: Path, header: DpxHeader) -> np.ndarray:
     elif bits == 12:
         stored = stored >> 4 if header.packing == 1 else stored & 0xFFF
     pixels = stored.astype(np.uint16).reshape(header.height, header.width, count)
-    return pixels[..., list(order)]
+    return pixels if count == 3 else pixels[..., list(order)]
 
 
 def _decoded_by_ffmpeg(path: Path, header: DpxHeader) -> np.ndarray:
