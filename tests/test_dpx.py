@@ -129,6 +129,19 @@ def test_cineon_log_gives_every_code_back():
     assert ten[3] == pytest.approx(13.52, abs=0.01)  # no clamp: 1023 is 13.5x white
 
 
+def test_a_sequence_whose_frames_change_dpx_depth_is_refused_at_that_frame(tmp_path):
+    plate = tmp_path / "plate"
+    plate.mkdir()
+    pixels = np.full((4, 6, 3), 4000, np.uint16)
+    dpx.write_dpx(plate / "f.0001.dpx", pixels, bit_depth=10)
+    dpx.write_dpx(plate / "f.0002.dpx", pixels, bit_depth=16)  # both read as uint16
+    frames = open_plate(plate).frames()
+    next(frames)
+    with pytest.raises(MediaError, match=r"f.0002.dpx: is 6x4 uint16, 16-bit DPX \(ITU-R 709\), "
+                       r"but the sequence started 6x4 uint16, 10-bit DPX"):  # fmt: skip
+        next(frames)
+
+
 def test_alpha_is_dropped_and_a_flipped_frame_is_read_upright(tmp_path):
     import av
 

@@ -395,22 +395,29 @@ def iter_sequence_frames(folder: Path) -> Iterator[np.ndarray]:
     Raises
     ------
     MediaError
-        If a frame differs in size or sample type from the first, naming that file.
+        If a frame differs in size or sample type from the first (a DPX frame also in bit
+        depth or transfer, which the output is written with), naming that file.
     """
     files = list_sequence(folder)
-    reference: tuple | None = None
+    reference: str | None = None
     for path in files:
         image = read_image(path)
-        signature = (image.shape, image.dtype)
+        signature = _frame_signature(path, image)
         if reference is None:
             reference = signature
         elif signature != reference:
-            raise MediaError(
-                f"is {image.shape[1]}x{image.shape[0]} {image.dtype}, but the sequence started "
-                f"{reference[0][1]}x{reference[0][0]} {reference[1]}",
-                path,
-            )
+            raise MediaError(f"is {signature}, but the sequence started {reference}", path)
         yield image
+
+
+def _frame_signature(path: Path, image: np.ndarray) -> str:
+    """``"1280x720 uint16"`` (``"1280x720 uint16, 10-bit DPX (ITU-R 709)"``): what every frame
+    of a sequence shares with the first."""
+    signature = f"{image.shape[1]}x{image.shape[0]} {image.dtype}"
+    if path.suffix.lower() != ".dpx":
+        return signature
+    header = dpx.read_header(path)
+    return f"{signature}, {header.bit_depth}-bit DPX ({header.transfer_name})"
 
 
 def check_sequence_target(folder: str | Path, stem: str = DEFAULT_STEM) -> None:
