@@ -445,9 +445,12 @@ def write_dpx(
     bit_depth
         8, 10, 12 or 16.
     template
-        A DPX frame (the plate's) whose header is carried over: byte order, orientation,
-        film and television sections (keycode, timecode, frame rate), transfer and
-        colorimetric codes, project and copyright; the layout fields are facecast's own.
+        A DPX frame (the plate's) whose header is carried over: byte order, source section
+        (offsets, original size, pixel aspect), film and television sections (keycode,
+        format, timecode, frame rate), transfer and colorimetric codes (when the frame is as
+        log as the template's), project and copyright. The layout fields are facecast's own:
+        one image element, orientation 0 (the pixels as read, upright), no user data, no
+        creation time.
     timecode, frame_rate
         ``HH:MM:SS:FF`` and frames per second, for a header whose template gives none.
     creator
