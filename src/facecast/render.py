@@ -58,6 +58,7 @@ from facecast.media import (
     check_video_output,
     default_sequence_format,
     default_video_codec,
+    dpx_bit_depth,
     open_plate,
     open_writer,
     plate_frame_times,
@@ -89,6 +90,12 @@ LAYER_LABEL = (
     "facecast face layer: AI-generated face, premultiplied RGBA, scene-linear (video plates "
     "decoded with the sRGB curve); merged over the plate it rebuilds the swap's output"
 )
+
+
+def output_label(render_id: str) -> str:
+    """What every frame of a DPX output says made it (its header's creator field)."""
+    version = facecast.__version__
+    return f"facecast {version}: AI-altered frame (face replaced), render id {render_id}"
 
 
 @dataclass
@@ -434,12 +441,17 @@ def _squared_swap(
 
 def _encoding(output: Path, info: ShotInfo, codec: str | None) -> dict:
     """How the output was written: ``{"codec", "pixel_format"}`` of a video file, or the image
-    format and sample type of a sequence."""
+    format and sample type of a sequence (and a DPX's bit depth and transfer: ``"log"`` for
+    Cineon codes of scene-linear frames, else ``"code values"``)."""
     if output.suffix:
         codec = codec or default_video_codec(output, info)
         return {"codec": codec, "pixel_format": pixel_format(codec, info.bit_depth)}
     name = codec or default_sequence_format(info)
-    return {"codec": name, "dtype": "float32" if name == "exr" else info.dtype}
+    encoding = {"codec": name, "dtype": "float32" if name == "exr" else info.dtype}
+    if name == "dpx":
+        transfer = "log" if info.dtype == "float32" else "code values"
+        encoding |= {"bit_depth": dpx_bit_depth(info), "transfer": transfer}
+    return encoding
 
 
 def _pasted(new: np.ndarray, original: np.ndarray, changed: np.ndarray) -> np.ndarray:
@@ -720,6 +732,7 @@ def _render_frames(
                 crf=settings.crf,
                 threads=settings.encoder_threads,
                 frame_times=frame_times,
+                creator=output_label(render_id),
             )
         ]
         matte_writer = None

@@ -48,8 +48,8 @@ def swap_command(
         str | None,
         typer.Option(
             help="h264 (default; for a plate of more than 8 bits: prores4444 in .mov, ffv1 in "
-            ".mkv), prores4444, ffv1; png (default), tiff, exr, jpg for folders (exr for a "
-            "float EXR plate)."
+            ".mkv), prores4444, ffv1; png (default), tiff, exr, dpx, jpg for folders (exr for a "
+            "float EXR plate, dpx for a DPX plate)."
         ),
     ] = None,
     crf: Annotated[int | None, typer.Option(help="H.264 quality, lower is better.")] = None,
@@ -159,7 +159,10 @@ def swap_command(
         )
     if result.plate is not None:
         typer.echo(f"plate:    {plate} ({result.plate.describe()})")
-    written = ", ".join(str(value) for value in result.encoding.values())
+    written = ", ".join(
+        f"{value}-bit" if key == "bit_depth" else str(value)
+        for key, value in result.encoding.items()
+    )
     typer.echo(f"output:   {result.output} ({written})")
     if result.matte:
         typer.echo(f"matte:    {result.matte}")

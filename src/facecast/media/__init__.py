@@ -1,4 +1,4 @@
-"""Footage in and out: video files (PyAV) and image sequences (PNG/JPEG/TIFF/EXR).
+"""Footage in and out: video files (PyAV) and image sequences (PNG/JPEG/TIFF/EXR/DPX).
 
 `open_plate` is the front door: it probes a path and returns a `Plate` that streams frames.
 `open_writer` picks a video or sequence writer from the output path.
@@ -49,6 +49,7 @@ __all__ = [
     "check_video_output",
     "default_sequence_format",
     "default_video_codec",
+    "dpx_bit_depth",
     "exr_frames",
     "open_plate",
     "open_writer",
@@ -88,7 +89,8 @@ def open_plate(path: str | Path, fps: Fraction | None = None) -> Plate:
     path
         A video file (any container/codec FFmpeg reads) or a folder of numbered images.
     fps
-        Frame rate of an image sequence (default 24); ignored for video files.
+        Frame rate of an image sequence (default: a DPX header's, else 24); ignored for video
+        files.
 
     Raises
     ------
@@ -99,7 +101,7 @@ def open_plate(path: str | Path, fps: Fraction | None = None) -> Plate:
     if not path.exists():
         raise MediaError("does not exist", path)
     if path.is_dir():
-        return Plate(probe_sequence(path, fps or Fraction(24)))
+        return Plate(probe_sequence(path, fps))
     if path.suffix.lower() in IMAGE_SUFFIXES:
         raise MediaError("is a single image; pass the folder of an image sequence", path)
     return Plate(probe_video(path))
@@ -114,6 +116,7 @@ def open_writer(
     crf: int | None = None,
     threads: int | None = None,
     frame_times: Sequence[Fraction] | Literal["plate"] | None = "plate",
+    creator: str | None = None,
 ) -> VideoWriter | SequenceWriter:
     """Open a writer matching `info` (size, rate, timecode; audio copied from ``info.path``).
 
@@ -123,7 +126,8 @@ def open_writer(
 
     A path with a video extension gives a `VideoWriter` at the plate's bit depth (codec: `codec`,
     else `default_video_codec`); any other path is a folder for an image sequence, whose format
-    is `codec` (``png`` default, ``tiff``, ``exr``, ``jpg``).
+    is `codec` (else `default_sequence_format`: ``png``, ``exr`` or ``dpx``; ``tiff``, ``jpg``).
+    `creator` is what a DPX sequence's headers say made them (which render, AI-altered).
 
     Raises
     ------
@@ -154,7 +158,9 @@ def open_writer(
     if path.suffix:
         raise MediaError(f"unsupported output extension {path.suffix!r}", path)
     check_sequence_output(path, info, codec)
-    return sequence_writer(path, info, codec or default_sequence_format(info))
+    extension = codec or default_sequence_format(info)
+    fields = {"creator": creator} if creator and extension == "dpx" else None
+    return sequence_writer(path, info, extension, attributes=fields)
 
 
 def sequence_writer(
@@ -165,8 +171,13 @@ def sequence_writer(
     attributes: dict[str, object] | None = None,
 ) -> SequenceWriter:
     """A `SequenceWriter` into the folder `path` for frames of the plate `info` describes:
-    numbered as the plate's frames, with its pixel aspect, and, in EXR, each plate frame's
-    header attributes (an EXR plate) or its own timecode (a video plate), then `attributes`."""
+    numbered as the plate's frames, with its pixel aspect, and, in EXR or DPX, each plate
+    frame's header (an EXR plate to EXR, a DPX plate to DPX) or its own timecode counted from
+    the plate's (a video or DPX plate), then `attributes`. DPX frames are written at
+    `dpx_bit_depth` and the plate's rate."""
+    if extension == "dpx":
+        fields = {"bit_depth": dpx_bit_depth(info), "frame_rate": float(info.fps)}
+        attributes = {**fields, **(attributes or {})}
     return SequenceWriter(
         path,
         extension=extension,
@@ -175,19 +186,38 @@ def sequence_writer(
         digits=info.frame_digits,
         pixel_aspect=float(info.pixel_aspect),
         attributes=attributes,
-        attributes_from=exr_frames(info),
-        start_timecode=info.timecode if info.kind == "video" else None,
+        attributes_from=plate_files(info, extension),
+        start_timecode=info.timecode,
         fps=info.fps,
     )
+
+
+def dpx_bit_depth(info: ShotInfo) -> int:
+    """Bits per sample of a DPX output of the plate `info` describes: a DPX plate's own; 8 for
+    an 8-bit plate, 10 for a float (EXR) one (Cineon log), else the smallest of 10, 12 and 16
+    that holds the plate's depth."""
+    if info.codec == "dpx" and info.kind == "sequence":
+        return info.bit_depth
+    if info.dtype == "uint8":
+        return 8
+    if info.dtype == "float32":
+        return 10
+    return next(depth for depth in (10, 12, 16) if depth >= min(info.bit_depth, 16))
 
 
 def exr_frames(info: ShotInfo) -> list[Path] | None:
     """The frame files of an EXR sequence plate, in order (their headers' picture attributes go
     to EXR outputs made from them); ``None`` for any other plate."""
-    if info.kind != "sequence":
+    return plate_files(info, "exr")
+
+
+def plate_files(info: ShotInfo, extension: str) -> list[Path] | None:
+    """The frame files of a sequence plate whose format is `extension` (``"exr"``, ``"dpx"``),
+    in order (their headers go to outputs of that format made from them); ``None`` for any
+    other plate."""
+    if info.kind != "sequence" or info.codec != extension:
         return None
-    files = list_sequence(Path(info.path))
-    return files if files and files[0].suffix.lower() == ".exr" else None
+    return list_sequence(Path(info.path))
 
 
 def plate_frame_times(info: ShotInfo) -> list[Fraction] | None:
@@ -197,13 +227,19 @@ def plate_frame_times(info: ShotInfo) -> list[Fraction] | None:
 
 def check_video_output(path: Path, info: ShotInfo, codec: str | None = None) -> None:
     """Refuse, before any work, a video output that cannot hold the plate: a scene-linear float
-    plate (EXR), or an odd frame size in H.264 (`codec`, else `default_video_codec`).
+    plate (EXR, log DPX), or an odd frame size in H.264 (`codec`, else `default_video_codec`).
 
     Raises
     ------
     MediaError
         Naming `path` and what to use instead.
     """
+    if info.log:
+        raise MediaError(
+            f"a log DPX plate ({info.transfer}) is swapped in scene-linear light and written as "
+            "an image sequence (DPX by default): give a folder without an extension as the output",
+            path,
+        )
     if info.dtype == "float32":
         raise MediaError(
             "a scene-linear (float EXR) plate is written as an image sequence: "
@@ -224,13 +260,17 @@ SEQUENCE_FORMATS = {
     "png": ("uint8", "uint16"),
     "tiff": ("uint8", "uint16", "float32"),
     "exr": ("uint8", "uint16", "float32"),
+    "dpx": ("uint8", "uint16", "float32"),
     "jpg": ("uint8",),
 }
 
 
 def default_sequence_format(info: ShotInfo) -> str:
-    """The image format a sequence output gets when none is asked for: OpenEXR for a
-    scene-linear float plate, PNG (8 or 16 bits, as the plate) otherwise."""
+    """The image format a sequence output gets when none is asked for: DPX for a DPX plate
+    (at its depth and transfer), OpenEXR for a scene-linear float plate, PNG (8 or 16 bits,
+    as the plate) otherwise."""
+    if info.codec == "dpx" and info.kind == "sequence":
+        return "dpx"
     return "exr" if info.dtype == "float32" else "png"
 
 
@@ -238,7 +278,8 @@ def check_sequence_output(path: Path, info: ShotInfo, codec: str | None = None) 
     """Refuse, before any work, an image-sequence output whose format (`codec`, else
     `default_sequence_format`) is unknown or cannot hold the plate's pixels: a float EXR plate
     as PNG or JPEG (OpenCV would cut linear light to 0 and 1), a 16-bit plate as JPEG.
-    An integer plate written as EXR is converted to linear light (`write_image`).
+    An integer plate written as EXR is converted to linear light (`write_image`); a float
+    plate written as DPX to 10-bit Cineon log codes.
 
     Raises
     ------
@@ -255,7 +296,7 @@ def check_sequence_output(path: Path, info: ShotInfo, codec: str | None = None) 
         holds = "8-bit" if name == "jpg" else "8- and 16-bit"
         raise MediaError(
             f"{name.upper()} holds {holds} pixels and the plate is {info.dtype}: "
-            f"use --codec {'exr or tiff' if info.dtype == 'float32' else 'png, tiff or exr'}",
+            f"use --codec {'exr, dpx or tiff' if info.dtype == 'float32' else 'png, tiff or exr'}",
             path,
         )
 

@@ -1,7 +1,8 @@
-"""Image-sequence folders: PNG/JPEG/TIFF (8 and 16 bit) and OpenEXR, frame by frame.
+"""Image-sequence folders: PNG/JPEG/TIFF (8 and 16 bit), OpenEXR and DPX, frame by frame.
 
-Readers yield RGB ``(H, W, 3)`` frames as ``uint8`` (8-bit files), ``uint16`` (16-bit PNG/TIFF)
-or ``float32`` scene-linear (EXR). Writers accept the same dtypes.
+Readers yield RGB ``(H, W, 3)`` frames as ``uint8`` (8-bit files), ``uint16`` (16-bit PNG/TIFF,
+10- to 16-bit DPX) or ``float32`` scene-linear (EXR, log DPX: `facecast.media.dpx`). Writers
+accept the same dtypes.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import cv2
 import numpy as np
 
 from facecast.errors import MediaError
+from facecast.media import dpx
 from facecast.media.limits import check_frame_size
 from facecast.media.timecode import exr_timecode, timecode
 from facecast.media.transfer import INTEGER_PEAK, scene_linear
 from facecast.media.types import ShotInfo
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".dpx"}
 #: File-name prefix of a sequence output's frames (``frame.000000.png``).
 DEFAULT_STEM = "frame"
 
@@ -97,7 +99,8 @@ def _canonical_suffix(path: Path) -> str:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read one image as RGB ``(H, W, 3)``: ``uint8``, ``uint16``, or ``float32`` for EXR.
+    """Read one image as RGB ``(H, W, 3)``: ``uint8``, ``uint16``, or ``float32`` for EXR and
+    log DPX (`facecast.media.dpx.read_dpx`).
 
     The image is turned as its EXIF orientation says (as every photo viewer shows it); an alpha
     channel is dropped.
@@ -112,6 +115,8 @@ def read_image(path: str | Path) -> np.ndarray:
         raise MediaError("file does not exist", path)
     if path.suffix.lower() == ".exr":
         return _read_exr(path)
+    if path.suffix.lower() == ".dpx":
+        return dpx.read_dpx(path)
     _check_header_size(path)
     # any depth and colour type, turned upright by the EXIF orientation (a phone photo taken
     # upright is stored sideways with orientation 6 or 8; IMREAD_UNCHANGED would ignore it)
@@ -217,11 +222,14 @@ def write_image(
     attributes: dict[str, object] | None = None,
 ) -> None:
     """Write RGB or RGBA ``(H, W, 3|4)`` (``uint8``/``uint16`` to PNG/TIFF/JPEG, ``float16`` or
-    ``float32`` to EXR as half or full float channels; 8/16-bit frames become linear light).
+    ``float32`` to EXR as half or full float channels; 8/16-bit frames become linear light;
+    RGB ``uint8``/``uint16``/``float32`` to DPX, float as Cineon log codes).
 
     An EXR records `pixel_aspect` (width over height of a pixel) and `attributes` (strings,
-    numbers, ``OpenEXR.TimeCode``, chromaticities, ...) in its header; the other formats have
-    no such fields. A `Windowed` frame is stored as its window (the EXR data window; the
+    numbers, ``OpenEXR.TimeCode``, chromaticities, ...) in its header; a DPX records
+    `pixel_aspect` and takes `attributes` as the keywords of `facecast.media.dpx.write_dpx`
+    (``bit_depth``, ``template``, ``timecode``, ``frame_rate``, ``creator``); the other formats
+    have no such fields. A `Windowed` frame is stored as its window (the EXR data window; the
     display window is the frame) or, in other formats, whole.
     """
     path = Path(path)
@@ -230,6 +238,9 @@ def write_image(
         return
     if isinstance(image, Windowed):
         image = image.full()
+    if path.suffix.lower() == ".dpx":
+        dpx.write_dpx(path, image, pixel_aspect=pixel_aspect, **(attributes or {}))
+        return
     if image.dtype not in _WRITABLE.get(path.suffix.lower(), (image.dtype,)):
         raise MediaError(f"cannot hold {image.dtype} pixels (use .exr or .tiff)", path)
     if image.ndim == 3 and image.shape[2] == 4:
@@ -269,8 +280,10 @@ def _write_exr(
         exr.write(str(path))
 
 
-def probe_sequence(folder: Path, fps: Fraction = Fraction(24)) -> ShotInfo:
+def probe_sequence(folder: Path, fps: Fraction | None = None) -> ShotInfo:
     """Describe an image-sequence folder from its first frame and file count.
+
+    The frame rate is `fps`, else the one a DPX header gives, else 24.
 
     Raises
     ------
@@ -281,19 +294,20 @@ def probe_sequence(folder: Path, fps: Fraction = Fraction(24)) -> ShotInfo:
     files = list_sequence(folder)
     first = read_image(files[0])
     first_frame, digits = _numbering(files, folder)
+    picture = {"fps": Fraction(24), "bit_depth": first.dtype.itemsize * 8, **_picture(files[0])}
+    if fps is not None:
+        picture["fps"] = Fraction(fps)
     return ShotInfo(
         path=folder,
         kind="sequence",
         width=first.shape[1],
         height=first.shape[0],
-        fps=Fraction(fps),
         frame_count=len(files),
         dtype=str(first.dtype),
         codec=_canonical_suffix(files[0]).lstrip("."),
-        bit_depth=first.dtype.itemsize * 8,
         first_frame=first_frame,
         frame_digits=digits,
-        **_exr_picture(files[0]),
+        **picture,
     )
 
 
@@ -323,11 +337,45 @@ def _numbering(files: list[Path], folder: Path) -> tuple[int, int]:
     return numbers[0], len(column[0])
 
 
-def _exr_picture(path: Path) -> dict:
-    """``pixel_aspect`` and ``chromaticities`` of a `ShotInfo` from an EXR's header (one
-    read); square pixels and no chromaticities for other formats or when the header has none."""
+def _picture(path: Path) -> dict:
+    """What a `ShotInfo` takes from a frame's header: an EXR's ``pixel_aspect`` and
+    ``chromaticities`` (`_exr_picture`), a DPX's (`_dpx_picture`); square pixels and no
+    chromaticities for other formats."""
+    if path.suffix.lower() == ".dpx":
+        return _dpx_picture(path)
     if path.suffix.lower() != ".exr":
         return {"pixel_aspect": Fraction(1), "chromaticities": None}
+    return _exr_picture(path)
+
+
+def _dpx_picture(path: Path) -> dict:
+    """``bit_depth``, ``transfer``, ``timecode``, ``fps`` (where given) and ``pixel_aspect``
+    of a `ShotInfo` from a DPX header."""
+    header = dpx.read_header(path)
+    picture = {
+        "bit_depth": header.bit_depth,
+        "transfer": header.transfer_name,
+        "timecode": header.timecode,
+        "pixel_aspect": Fraction(1),
+    }
+    if header.frame_rate is not None:
+        picture["fps"] = _nominal_rate(header.frame_rate)
+    if header.pixel_aspect is not None:
+        picture["pixel_aspect"] = Fraction(*header.pixel_aspect).limit_denominator(1000)
+    return picture
+
+
+def _nominal_rate(rate: float) -> Fraction:
+    """The exact rate a header's float means: ``24000/1001`` for 23.976, else to 1/1000."""
+    for base in (24, 30, 48, 60, 120):
+        if abs(rate - base * 1000 / 1001) < 1e-3:
+            return Fraction(base * 1000, 1001)
+    return Fraction(round(rate * 1000), 1000)
+
+
+def _exr_picture(path: Path) -> dict:
+    """``pixel_aspect`` and ``chromaticities`` of a `ShotInfo` from an EXR's header (one
+    read), square pixels and no chromaticities when the header has none."""
     import OpenEXR
 
     with OpenEXR.File(str(path), header_only=True) as exr:  # values die with the file
@@ -347,22 +395,29 @@ def iter_sequence_frames(folder: Path) -> Iterator[np.ndarray]:
     Raises
     ------
     MediaError
-        If a frame differs in size or sample type from the first, naming that file.
+        If a frame differs in size or sample type from the first (a DPX frame also in bit
+        depth or transfer, which the output is written with), naming that file.
     """
     files = list_sequence(folder)
-    reference: tuple | None = None
+    reference: str | None = None
     for path in files:
         image = read_image(path)
-        signature = (image.shape, image.dtype)
+        signature = _frame_signature(path, image)
         if reference is None:
             reference = signature
         elif signature != reference:
-            raise MediaError(
-                f"is {image.shape[1]}x{image.shape[0]} {image.dtype}, but the sequence started "
-                f"{reference[0][1]}x{reference[0][0]} {reference[1]}",
-                path,
-            )
+            raise MediaError(f"is {signature}, but the sequence started {reference}", path)
         yield image
+
+
+def _frame_signature(path: Path, image: np.ndarray) -> str:
+    """``"1280x720 uint16"`` (``"1280x720 uint16, 10-bit DPX (ITU-R 709)"``): what every frame
+    of a sequence shares with the first."""
+    signature = f"{image.shape[1]}x{image.shape[0]} {image.dtype}"
+    if path.suffix.lower() != ".dpx":
+        return signature
+    header = dpx.read_header(path)
+    return f"{signature}, {header.bit_depth}-bit DPX ({header.transfer_name})"
 
 
 def check_sequence_target(folder: str | Path, stem: str = DEFAULT_STEM) -> None:
@@ -405,20 +460,22 @@ class SequenceWriter:
     folder
         Destination folder (must not exist yet, or be an empty folder).
     extension
-        ``"png"``, ``"tiff"``, ``"jpg"`` or ``"exr"``.
+        ``"png"``, ``"tiff"``, ``"jpg"``, ``"exr"`` or ``"dpx"``.
     stem
         File-name prefix; frames are numbered from `first_index` with `digits` digits (at least).
     pixel_aspect
-        Written into the header of EXR frames (`write_image`).
+        Written into the header of EXR and DPX frames (`write_image`).
     attributes
-        Attributes written into the header of EXR frames (`write_image`).
+        Attributes written into the header of EXR frames, or a DPX's header fields
+        (`write_image`).
     attributes_from
-        EXR files, one per frame in order (the plate's), whose picture attributes
-        (`exr_attributes`: timecode, chromaticities, ...) each EXR frame written carries;
-        `attributes` win where both name one.
+        EXR or DPX files of the writer's format, one per frame in order (the plate's): each
+        EXR frame written carries its picture attributes (`exr_attributes`: timecode,
+        chromaticities, ...), `attributes` winning where both name one; each DPX frame its
+        header (`facecast.media.dpx.write_dpx`'s template: timecode, film and transfer fields).
     start_timecode, fps
-        A video plate's start timecode (``HH:MM:SS:FF``) and rate: each EXR frame gets its own
-        ``timeCode`` (`facecast.media.timecode.timecode`), unless its plate frame gives one.
+        The plate's start timecode (``HH:MM:SS:FF``) and rate: each EXR or DPX frame gets its
+        own timecode (`facecast.media.timecode.timecode`), unless its plate frame gives one.
     """
 
     def __init__(
@@ -446,8 +503,9 @@ class SequenceWriter:
         self.digits = digits
         self.pixel_aspect = pixel_aspect
         self.attributes = dict(attributes or {})
-        self.attributes_from = attributes_from if self.extension == "exr" else None
-        self.start_timecode = start_timecode if self.extension == "exr" else None
+        headed = self.extension in ("exr", "dpx")  # formats with a timecode in the header
+        self.attributes_from = attributes_from if headed else None
+        self.start_timecode = start_timecode if headed else None
         self.fps = fps
 
     def write(self, frame: np.ndarray | Windowed) -> None:
@@ -460,14 +518,20 @@ class SequenceWriter:
         self.frames_written += 1
 
     def _attributes_of_next(self) -> dict:
-        """Header attributes of the next EXR frame: its plate frame's, a timecode counted
-        from `start_timecode`, then this writer's own `attributes`."""
+        """Header attributes of the next EXR or DPX frame: its plate frame's, a timecode
+        counted from `start_timecode`, then this writer's own `attributes`."""
         attributes: dict = {}
-        if self.start_timecode:
-            code = timecode(self.frames_written, self.fps, self.start_timecode)
-            attributes["timeCode"] = exr_timecode(code)
+        code = self.start_timecode and timecode(self.frames_written, self.fps, self.start_timecode)
+        plate_frame = None
         if self.attributes_from is not None and self.frames_written < len(self.attributes_from):
-            attributes.update(exr_attributes(self.attributes_from[self.frames_written]))
+            plate_frame = self.attributes_from[self.frames_written]
+        if self.extension == "dpx":  # the plate frame's header wins over the counted timecode
+            attributes = {"timecode": code or None, "template": plate_frame}
+        elif self.extension == "exr":
+            if code:
+                attributes["timeCode"] = exr_timecode(code)
+            if plate_frame is not None:
+                attributes.update(exr_attributes(plate_frame))
         return {**attributes, **self.attributes}
 
     def close(self) -> Path:

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Literal
 
 #: Frame dtypes a reader may yield: 8-bit sources give ``uint8``; 16-bit PNG/TIFF and video
-#: of more than 8 bits per sample (10-bit ProRes, DNxHR HQX, 12-bit FFV1, ...) give ``uint16``
-#: (full 16-bit range); EXR gives ``float32`` (scene-linear); all as RGB ``(H, W, 3)``.
+#: of more than 8 bits per sample (10-bit ProRes, DNxHR HQX, 12-bit FFV1, 10-bit DPX, ...) give
+#: ``uint16`` (full 16-bit range); EXR and log DPX give ``float32`` (scene-linear); all as RGB
+#: ``(H, W, 3)``.
 FrameDtype = Literal["uint8", "uint16", "float32"]
 
 
@@ -83,14 +84,16 @@ class ShotInfo:
     dtype
         Sample type of the frames the reader yields (see `FrameDtype`).
     codec
-        Video codec name, or the image format (``"png"``, ``"tiff"``, ``"exr"``) of a sequence.
+        Video codec name, or the image format (``"png"``, ``"tiff"``, ``"exr"``, ``"dpx"``) of
+        a sequence.
     audio_streams
         Number of audio streams (always 0 for a sequence).
     timecode
-        Start timecode ``HH:MM:SS:FF`` when the source has one.
+        Start timecode ``HH:MM:SS:FF`` when the source has one (a video's, a DPX sequence's
+        first frame's).
     bit_depth
-        Bits per sample of the source (8 for 8-bit video and images, 10 for 10-bit ProRes, 16
-        for 16-bit PNG/TIFF, 32 for float EXR); a video writer keeps at least this many.
+        Bits per sample of the source (8 for 8-bit video and images, 10 for 10-bit ProRes or
+        DPX, 16 for 16-bit PNG/TIFF, 32 for float EXR); a video writer keeps at least this many.
     colour
         The video's colour tags (matrix, range, primaries, transfer); unspecified for a
         sequence.
@@ -109,6 +112,10 @@ class ShotInfo:
     chromaticities
         An EXR plate's primaries and white point ``(rx, ry, gx, gy, bx, by, wx, wy)`` from its
         header (ACEScg's, say); ``None`` when it gives none (Rec.709 / D65) or for video.
+    transfer
+        A DPX sequence's transfer characteristic (``"printing density"``, ``"logarithmic"``,
+        ``"linear"``, ``"ITU-R 709"``, ...: `facecast.media.dpx.TRANSFER_NAMES`); ``None`` for
+        other plates. A log one is read as scene-linear ``float32`` (`log`).
     """
 
     path: Path
@@ -128,12 +135,22 @@ class ShotInfo:
     first_frame: int = 0
     frame_digits: int = 6
     chromaticities: tuple[float, ...] | None = None
+    transfer: str | None = None
+
+    @property
+    def log(self) -> bool:
+        """Whether the plate is log DPX (printing density or logarithmic), read as linear."""
+        return self.transfer in ("printing density", "logarithmic")
 
     def describe(self) -> str:
         """One line for a user: size, and whatever is not plain 8-bit square upright video
-        (``"1280x720, 10-bit, tagged BT.709, pixel aspect 2, turned 90 degrees"``)."""
+        (``"1280x720, 10-bit, tagged BT.709, pixel aspect 2, turned 90 degrees"``; a DPX plate:
+        ``"2048x1556, 10-bit log DPX (printing density, read as scene-linear), timecode
+        01:00:10:00"``)."""
         parts = [f"{self.width}x{self.height}"]
-        if self.bit_depth != 8:
+        if self.codec == "dpx" and self.kind == "sequence":
+            parts.append(self._dpx_depth())
+        elif self.bit_depth != 8:
             parts.append("float" if self.dtype == "float32" else f"{self.bit_depth}-bit")
         if self.colour.specified:
             parts.append(self.colour.describe())
@@ -143,7 +160,16 @@ class ShotInfo:
             parts.append(f"turned {self.rotation} degrees")
         if self.chromaticities is not None:
             parts.append(_primaries_name(self.chromaticities))
+        if self.timecode and self.kind == "sequence":
+            parts.append(f"timecode {self.timecode}")
         return ", ".join(parts)
+
+    def _dpx_depth(self) -> str:
+        """``"10-bit log DPX (printing density, read as scene-linear)"``, ``"16-bit DPX
+        (linear)"``."""
+        if self.log:
+            return f"{self.bit_depth}-bit log DPX ({self.transfer}, read as scene-linear)"
+        return f"{self.bit_depth}-bit DPX ({self.transfer})"
 
     @property
     def duration(self) -> float:
@@ -169,6 +195,7 @@ class ShotInfo:
             "pixel_aspect": f"{self.pixel_aspect.numerator}/{self.pixel_aspect.denominator}",
             "first_frame": self.first_frame,
             "chromaticities": None if self.chromaticities is None else list(self.chromaticities),
+            "transfer": self.transfer,
         }
 
 
