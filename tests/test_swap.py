@@ -122,6 +122,13 @@ def test_frame_count_fps_and_audio_kept(swaps):
     assert out_audio == plate_audio  # copied packet for packet
 
 
+def test_the_output_says_it_is_ai_altered_and_which_render_made_it(swaps):
+    result = swaps["two"]["result"]
+    with av.open(str(swaps["two"]["output"])) as container:
+        comment = container.metadata.get("comment", "")
+    assert "AI-altered" in comment and result.render_id in comment
+
+
 def test_manifest_records_inputs_consent_and_settings(swaps):
     result = swaps["two"]["result"]
     manifest = json.loads(result.manifest.read_text())

@@ -93,7 +93,8 @@ LAYER_LABEL = (
 
 
 def output_label(render_id: str) -> str:
-    """What every frame of a DPX output says made it (its header's creator field)."""
+    """What an output says made it: a video's ``comment``, an EXR's ``comments``, a DPX's
+    creator field (`open_writer`'s label)."""
     version = facecast.__version__
     return f"facecast {version}: AI-altered frame (face replaced), render id {render_id}"
 
@@ -732,7 +733,7 @@ def _render_frames(
                 crf=settings.crf,
                 threads=settings.encoder_threads,
                 frame_times=frame_times,
-                creator=output_label(render_id),
+                label=output_label(render_id),
             )
         ]
         matte_writer = None

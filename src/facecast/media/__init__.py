@@ -116,7 +116,7 @@ def open_writer(
     crf: int | None = None,
     threads: int | None = None,
     frame_times: Sequence[Fraction] | Literal["plate"] | None = "plate",
-    creator: str | None = None,
+    label: str | None = None,
 ) -> VideoWriter | SequenceWriter:
     """Open a writer matching `info` (size, rate, timecode; audio copied from ``info.path``).
 
@@ -127,7 +127,9 @@ def open_writer(
     A path with a video extension gives a `VideoWriter` at the plate's bit depth (codec: `codec`,
     else `default_video_codec`); any other path is a folder for an image sequence, whose format
     is `codec` (else `default_sequence_format`: ``png``, ``exr`` or ``dpx``; ``tiff``, ``jpg``).
-    `creator` is what a DPX sequence's headers say made them (which render, AI-altered).
+    `label` is what the output says made it (which render, AI-altered): a video's container
+    ``comment``, each EXR frame's ``comments`` and each DPX frame's creator field (PNG, TIFF
+    and JPEG frames written here have no such field).
 
     Raises
     ------
@@ -139,6 +141,8 @@ def open_writer(
         check_video_output(path, info, codec)
         audio = info.path if copy_audio and info.kind == "video" and info.audio_streams else None
         metadata = {"timecode": info.timecode} if info.timecode else {}
+        if label:
+            metadata["comment"] = label
         return VideoWriter(
             path,
             info.width,
@@ -159,7 +163,9 @@ def open_writer(
         raise MediaError(f"unsupported output extension {path.suffix!r}", path)
     check_sequence_output(path, info, codec)
     extension = codec or default_sequence_format(info)
-    fields = {"creator": creator} if creator and extension == "dpx" else None
+    fields = None
+    if label and extension in ("dpx", "exr"):
+        fields = {"creator" if extension == "dpx" else "comments": label}
     return sequence_writer(path, info, extension, attributes=fields)
 
 
