@@ -269,12 +269,14 @@ def test_a_little_endian_linear_dpx_plate_swaps_from_the_command_line(
         context.width, context.height, context.pix_fmt = 1280, 720, "gbrp10le"
         (packet,) = context.encode(av.VideoFrame.from_ndarray(codes, format="gbrp10le"))
         (plate / f"plate_{index + 7:03d}.dpx").write_bytes(bytes(packet))
-    output, matte = tmp_path / "out", tmp_path / "matte"
+    output, matte, report = tmp_path / "out", tmp_path / "matte", tmp_path / "report"
     result = facecast(
         "swap", plate, "--character", character, "-o", output, "--matte", matte,
-        "--no-progress", "--no-hands",
+        "--report", report, "--no-progress", "--no-hands",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    summary = json.loads((report / "report.json").read_text())["summary"]
+    assert summary["identity"]["verdict"] == "character"  # the report reads DPX plates too
     assert "(1280x720, 10-bit DPX (unspecified video))" in result.stdout
     assert "(dpx, uint16, 10-bit, code values)" in result.stdout
     written = sorted(output.iterdir())
