@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,3 +67,13 @@ def trimmed_plate(source: Path, frames: range, path: Path) -> Path:
             if index >= frames.stop:
                 break
     return path
+
+
+def outside_the_blend(matte: np.ndarray, reach: int = 40) -> np.ndarray:
+    """``bool (H, W)``: pixels beyond `reach` of the matte's box (the blend's box-local fade)."""
+    ys, xs = np.nonzero(matte > 0)
+    outside = np.ones(matte.shape, bool)
+    outside[
+        max(ys.min() - reach, 0) : ys.max() + reach, max(xs.min() - reach, 0) : xs.max() + reach
+    ] = False
+    return outside

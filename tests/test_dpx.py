@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, find_data
+from conftest import assert_one_line_error, find_data, outside_the_blend
 from conftest import run_facecast as facecast
 from facecast.errors import MediaError
 from facecast.media import dpx, open_plate
@@ -56,16 +56,6 @@ def _log_plate(folder: Path, frames: list[np.ndarray]) -> Path:
         _patched(path, path, 1680, b"Full Aperture 4-perf")  # film section: format
         _patched(path, path, 260, b"Weekly Address")  # generic section: project
     return folder
-
-
-def _outside_the_blend(matte: np.ndarray, reach: int = 40) -> np.ndarray:
-    """``bool (H, W)``: pixels beyond `reach` of the matte's box (the blend's box-local fade)."""
-    ys, xs = np.nonzero(matte > 0)
-    outside = np.ones(matte.shape, bool)
-    outside[
-        max(ys.min() - reach, 0) : ys.max() + reach, max(xs.min() - reach, 0) : xs.max() + reach
-    ] = False
-    return outside
 
 
 def _codes(path: Path) -> np.ndarray:
@@ -233,7 +223,7 @@ def test_a_ten_bit_log_plate_keeps_its_codes_off_the_face(tmp_path, character, c
         before, after = _codes(plate / f"scan.{1001 + index}.dpx"), _codes(path)
         face = alpha[..., 0] > 60000
         assert np.abs(after.astype(int) - before)[face].mean() > 10  # the face was replaced
-        outside = _outside_the_blend(alpha[..., 0])
+        outside = outside_the_blend(alpha[..., 0])
         np.testing.assert_array_equal(after[outside], before[outside])  # bit-identical
         off_face = alpha[..., 0] == 0
         for rows, cols in ((slice(140, 150), slice(480, 500)), (slice(300, 310), slice(335, 345))):
@@ -290,7 +280,7 @@ def test_a_little_endian_linear_dpx_plate_swaps_from_the_command_line(
         before, after = _codes(plate / f"plate_{index + 7:03d}.dpx"), _codes(path)
         change = np.abs(after.astype(int) - before).max(axis=2)
         assert (change > 16).sum() > 5000  # the face was replaced
-        outside = _outside_the_blend(alpha[..., 0])
+        outside = outside_the_blend(alpha[..., 0])
         assert change[outside].max() <= 12  # the watermark: 3 levels of 255 at most
     log_plate = _log_plate(tmp_path / "scan", clip_frames[:1])
     refused = facecast("swap", log_plate, "--character", character, "-o", tmp_path / "out.mov")

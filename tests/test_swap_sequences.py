@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from conftest import outside_the_blend
 from facecast.character.asset import create_character
 from facecast.media import SequenceWriter, VideoWriter, open_plate, read_image
 from facecast.render import RenderSettings, render_shot
@@ -52,20 +53,10 @@ def test_sixteen_bit_sequence_swaps_in_sixteen_bits(tmp_path, data):
         changed = np.any(before != after, axis=2)
         assert changed.sum() > 5000  # the face was replaced
         # every changed pixel lies within the blend's reach of the matte (box-local fade)
-        outside = _outside_the_blend(alpha[..., 0])
+        outside = outside_the_blend(alpha[..., 0])
         assert not changed[outside].any()  # bit-identical off the face, no watermark here
         # sub-8-bit detail kept: values that are not multiples of 257 survive off the face
         assert np.any(after[outside] % 257 != 0)
-
-
-def _outside_the_blend(matte: np.ndarray, reach: int = 40) -> np.ndarray:
-    """``bool (H, W)``: pixels beyond `reach` of the matte's box (the blend's box-local fade)."""
-    ys, xs = np.nonzero(matte > 0)
-    outside = np.ones(matte.shape, bool)
-    outside[
-        max(ys.min() - reach, 0) : ys.max() + reach, max(xs.min() - reach, 0) : xs.max() + reach
-    ] = False
-    return outside
 
 
 def test_a_ten_bit_video_plate_swaps_in_ten_bits_with_its_audio(tmp_path, data):
@@ -103,7 +94,7 @@ def test_a_ten_bit_video_plate_swaps_in_ten_bits_with_its_audio(tmp_path, data):
     for before, after, alpha in zip(*frames, strict=True):
         changed = np.any(before != after, axis=2)
         assert changed.sum() > 5000  # the face was replaced
-        outside = _outside_the_blend(alpha[..., 0])
+        outside = outside_the_blend(alpha[..., 0])
         assert not changed[outside].any()  # 10-bit identical off the face (FFV1 is lossless)
         assert np.mean(after[outside] % 257 != 0) > 0.9  # not cut to 8 bits
 
@@ -143,7 +134,7 @@ def test_a_plate_shot_on_its_side_is_swapped_upright_and_stored_as_it_came(tmp_p
         change = np.abs(after.astype(float) - before).mean(axis=2)
         face = alpha[..., 0] > 128
         assert face.sum() > 5000 and change[face].mean() > 6  # replaced where the matte is
-        assert change[_outside_the_blend(alpha[..., 0])].mean() < 1.5  # watermark and codec
+        assert change[outside_the_blend(alpha[..., 0])].mean() < 1.5  # watermark and codec
 
 
 def test_an_anamorphic_plate_is_swapped_in_square_pixels_and_stored_squeezed(tmp_path, data):
@@ -197,7 +188,7 @@ def test_an_anamorphic_plate_is_swapped_in_square_pixels_and_stored_squeezed(tmp
     for index, (before, after, alpha) in enumerate(zip(*frames, strict=True)):
         changed = np.any(before != after, axis=2)
         assert changed.sum() > 2500  # the face was replaced
-        assert not changed[_outside_the_blend(alpha[..., 0], reach=20)].any()  # plate's pixels
+        assert not changed[outside_the_blend(alpha[..., 0], reach=20)].any()  # plate's pixels
         if index % 4 == 0:  # seen unsqueezed, the face is the character's
             actor, swapped = (identity(to_square(f, written.pixel_aspect)) for f in (before, after))
             assert np.linalg.norm(swapped - wanted) < np.linalg.norm(actor - wanted) - 0.1
@@ -281,7 +272,7 @@ def test_a_scene_linear_exr_plate_keeps_its_highlights_off_the_face(tmp_path, da
         off_face, face = alpha[..., 0] == 0, alpha[..., 0] > 60000
         assert np.abs(after - before)[face].mean() > 0.01  # the face was replaced
         # beyond the blend: the plate's, to float rounding (the composite's [0, 1] round trip)
-        outside = _outside_the_blend(alpha[..., 0])
+        outside = outside_the_blend(alpha[..., 0])
         np.testing.assert_allclose(after[outside], before[outside], rtol=1e-5, atol=1e-6)
         for rows, cols, level in (
             (slice(140, 150), slice(480, 500), 4.0),
@@ -346,5 +337,5 @@ def test_an_acescg_exr_plate_gets_the_same_face_as_its_rec709_twin(tmp_path, dat
         back = apply_matrix(out_ap1, into_rec709)
         assert np.abs(back - out709)[face].mean() < 2e-4
         assert np.abs(back - out709)[face].max() < 5e-3
-        outside = _outside_the_blend(alpha[..., 0])
+        outside = outside_the_blend(alpha[..., 0])
         np.testing.assert_allclose(out_ap1[outside], plate_ap1[outside], rtol=1e-5, atol=1e-6)
