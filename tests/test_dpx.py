@@ -16,6 +16,7 @@ from conftest import run_facecast as facecast
 from facecast.errors import MediaError
 from facecast.media import dpx, open_plate
 from facecast.media.transfer import srgb_to_linear
+from facecast.provenance.verify import read_label
 from facecast.render import RenderSettings, render_shot
 
 CONSENT = Path(__file__).resolve().parents[1] / "examples" / "consent_london_004.toml"
@@ -236,10 +237,10 @@ def test_a_ten_bit_log_plate_keeps_its_codes_off_the_face(tmp_path, character, c
         assert (header.transfer_name, header.bit_depth, header.endian) == (
             "printing density", 10, ">"
         )  # fmt: skip
-        creator = header.raw[160:260].rstrip(b"\0").decode()
-        assert "AI-altered" in creator and result.render_id in creator
+        assert "AI-altered" in header.creator and result.render_id in header.creator
         assert header.raw[1680:1700] == b"Full Aperture 4-perf"  # the plate frame's header
         assert header.raw[260:274] == b"Weekly Address"
+    assert read_label(output) == dpx.read_header(sorted(output.iterdir())[0]).creator
 
 
 def test_a_little_endian_linear_dpx_plate_swaps_from_the_command_line(

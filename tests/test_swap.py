@@ -14,6 +14,7 @@ import pytest
 
 from facecast.character.asset import create_character
 from facecast.media import open_plate
+from facecast.provenance.verify import verify_file
 from facecast.quality import dlibface
 from facecast.quality.identity import distance_to
 from facecast.quality.identity import load_character as load_character_identity
@@ -127,6 +128,7 @@ def test_the_output_says_it_is_ai_altered_and_which_render_made_it(swaps):
     with av.open(str(swaps["two"]["output"])) as container:
         comment = container.metadata.get("comment", "")
     assert "AI-altered" in comment and result.render_id in comment
+    assert verify_file(swaps["two"]["output"], max_frames=4).label == comment  # verify tells it
 
 
 def test_manifest_records_inputs_consent_and_settings(swaps):

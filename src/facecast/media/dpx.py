@@ -138,6 +138,11 @@ class DpxHeader:
         return self.transfer in LOG_TRANSFERS
 
     @property
+    def creator(self) -> str:
+        """The generic header's creator field (what made the file), ``""`` when undefined."""
+        return self.raw[160:260].split(b"\0", 1)[0].decode("ascii", "replace").strip()
+
+    @property
     def transfer_name(self) -> str:
         return TRANSFER_NAMES.get(self.transfer, f"transfer {self.transfer}")
 

@@ -76,6 +76,8 @@ def _describe(report) -> list[str]:
             lines.append(f"    render id {cred.render_id}")
         if cred.consent is not None:
             lines.append(f"    consent {json.dumps(cred.consent, sort_keys=True)}")
+    if report.label:
+        lines.append(f"  label: {report.label}")
     lines += [f"  problem: {problem}" for problem in report.problems]
     lines += [f"  note: {note}" for note in report.notes]
     lines.append(f"  verdict: {report.verdict}")
@@ -110,6 +112,7 @@ def _as_dict(report) -> dict:
         },
         "problems": report.problems,
         "notes": report.notes,
+        "label": report.label,
     }
 
 

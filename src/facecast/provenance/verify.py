@@ -20,7 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
+
 from facecast.errors import MediaError
+from facecast.media import dpx
+from facecast.media.sequence import exr_attributes, list_sequence
 from facecast.provenance.credentials import CredentialsResult, read_credentials
 from facecast.provenance.watermark import WatermarkKey, WatermarkResult, detect_in_video
 
@@ -48,6 +52,9 @@ class VerifyReport:
         Why `ok` is False, one line each.
     notes
         Facts worth telling the user that do not fail verification.
+    label
+        What the file's own metadata says made it (`read_label`), ``None`` when it says
+        nothing. Plain text anyone can write: told, never judged.
     """
 
     path: Path
@@ -57,6 +64,7 @@ class VerifyReport:
     claims_provenance: bool
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    label: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -123,7 +131,27 @@ def verify_file(
         claims_provenance=credentials.present,
         problems=problems,
         notes=notes,
+        label=read_label(path),
     )
+
+
+def read_label(path: str | Path) -> str | None:
+    """What a file or image-sequence folder says made it in its metadata, as facecast labels
+    its outputs (`facecast.render.output_label`): a video's container ``comment``, the first
+    EXR frame's ``comments``, the first DPX frame's creator field. ``None`` for other formats,
+    or when the field is empty or cannot be read."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            first = list_sequence(path)[0]
+            suffix = first.suffix.lower()
+            if suffix == ".exr":
+                return str(exr_attributes(first).get("comments", "")) or None
+            return (dpx.read_header(first).creator or None) if suffix == ".dpx" else None
+        with av.open(str(path)) as container:
+            return container.metadata.get("comment") or None
+    except (MediaError, av.error.FFmpegError, OSError):
+        return None
 
 
 def _problems(credentials: CredentialsResult, watermark: WatermarkResult | None) -> list[str]:
