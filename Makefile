@@ -39,6 +39,7 @@ bench: env
 	$(BIN)/python benchmarks/analyze.py
 	$(BIN)/python benchmarks/swap.py
 	$(BIN)/python benchmarks/watermark.py
+	$(BIN)/python benchmarks/sequences.py
 	$(BIN)/python benchmarks/quality.py --frames 60
 
 clean:
