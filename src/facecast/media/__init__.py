@@ -50,7 +50,6 @@ __all__ = [
     "default_sequence_format",
     "default_video_codec",
     "dpx_bit_depth",
-    "exr_frames",
     "open_plate",
     "open_writer",
     "plate_frame_times",
@@ -202,19 +201,13 @@ def dpx_bit_depth(info: ShotInfo) -> int:
     """Bits per sample of a DPX output of the plate `info` describes: a DPX plate's own; 8 for
     an 8-bit plate, 10 for a float (EXR) one (Cineon log), else the smallest of 10, 12 and 16
     that holds the plate's depth."""
-    if info.codec == "dpx" and info.kind == "sequence":
+    if info.dpx_sequence:
         return info.bit_depth
     if info.dtype == "uint8":
         return 8
     if info.dtype == "float32":
         return 10
     return next(depth for depth in (10, 12, 16) if depth >= min(info.bit_depth, 16))
-
-
-def exr_frames(info: ShotInfo) -> list[Path] | None:
-    """The frame files of an EXR sequence plate, in order (their headers' picture attributes go
-    to EXR outputs made from them); ``None`` for any other plate."""
-    return plate_files(info, "exr")
 
 
 def plate_files(info: ShotInfo, extension: str) -> list[Path] | None:
@@ -275,7 +268,7 @@ def default_sequence_format(info: ShotInfo) -> str:
     """The image format a sequence output gets when none is asked for: DPX for a DPX plate
     (at its depth and transfer), OpenEXR for a scene-linear float plate, PNG (8 or 16 bits,
     as the plate) otherwise."""
-    if info.codec == "dpx" and info.kind == "sequence":
+    if info.dpx_sequence:
         return "dpx"
     return "exr" if info.dtype == "float32" else "png"
 

@@ -55,6 +55,8 @@ TRANSFER_NAMES = {
 }
 #: Transfer codes whose frames are log (Cineon) and are read as scene-linear float.
 LOG_TRANSFERS = frozenset({1, 3})
+#: Their names (`TRANSFER_NAMES`), as `facecast.media.ShotInfo.transfer` holds them.
+LOG_TRANSFER_NAMES = frozenset(TRANSFER_NAMES[code] for code in LOG_TRANSFERS)
 #: Transfer and colorimetric codes of a frame facecast writes without a plate frame's header.
 _FRESH_LOG, _FRESH_VIDEO = 1, 6
 #: Image descriptors facecast reads: components stored per pixel, and the R, G, B positions.
@@ -278,8 +280,9 @@ def _line_bytes(header: DpxHeader) -> int:
     return -(-data // 4) * 4 + header.line_padding
 
 
-def read_dpx(path: str | Path) -> np.ndarray:
-    """Read one DPX frame as RGB ``(H, W, 3)``.
+def read_dpx(path: str | Path, header: DpxHeader | None = None) -> np.ndarray:
+    """Read one DPX frame as RGB ``(H, W, 3)`` (`header`: its `read_header`, when the caller
+    has it already).
 
     Returns ``float32`` scene-linear for a log frame (`log_to_linear`; values below 0 under
     Cineon black and above 1 over white), else ``uint8`` for 8 bits and ``uint16`` in the full
@@ -291,7 +294,7 @@ def read_dpx(path: str | Path) -> np.ndarray:
         Naming the file: not DPX, truncated, or unsupported (`check_header`).
     """
     path = Path(path)
-    header = read_header(path)
+    header = header or read_header(path)
     codes = read_codes(path, header)
     if header.log:
         return log_to_linear(codes, header.bit_depth)

@@ -401,8 +401,9 @@ def iter_sequence_frames(folder: Path) -> Iterator[np.ndarray]:
     files = list_sequence(folder)
     reference: str | None = None
     for path in files:
-        image = read_image(path)
-        signature = _frame_signature(path, image)
+        header = dpx.read_header(path) if path.suffix.lower() == ".dpx" else None
+        image = read_image(path) if header is None else dpx.read_dpx(path, header)
+        signature = _frame_signature(image, header)
         if reference is None:
             reference = signature
         elif signature != reference:
@@ -410,13 +411,12 @@ def iter_sequence_frames(folder: Path) -> Iterator[np.ndarray]:
         yield image
 
 
-def _frame_signature(path: Path, image: np.ndarray) -> str:
-    """``"1280x720 uint16"`` (``"1280x720 uint16, 10-bit DPX (ITU-R 709)"``): what every frame
-    of a sequence shares with the first."""
+def _frame_signature(image: np.ndarray, header: dpx.DpxHeader | None) -> str:
+    """``"1280x720 uint16"`` (a DPX frame, with its `header`: ``"1280x720 uint16, 10-bit DPX
+    (ITU-R 709)"``): what every frame of a sequence shares with the first."""
     signature = f"{image.shape[1]}x{image.shape[0]} {image.dtype}"
-    if path.suffix.lower() != ".dpx":
+    if header is None:
         return signature
-    header = dpx.read_header(path)
     return f"{signature}, {header.bit_depth}-bit DPX ({header.transfer_name})"
 
 

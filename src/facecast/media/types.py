@@ -7,6 +7,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
+from facecast.media.dpx import LOG_TRANSFER_NAMES
+
 #: Frame dtypes a reader may yield: 8-bit sources give ``uint8``; 16-bit PNG/TIFF and video
 #: of more than 8 bits per sample (10-bit ProRes, DNxHR HQX, 12-bit FFV1, 10-bit DPX, ...) give
 #: ``uint16`` (full 16-bit range); EXR and log DPX give ``float32`` (scene-linear); all as RGB
@@ -138,9 +140,14 @@ class ShotInfo:
     transfer: str | None = None
 
     @property
+    def dpx_sequence(self) -> bool:
+        """Whether the plate is a DPX image sequence."""
+        return self.kind == "sequence" and self.codec == "dpx"
+
+    @property
     def log(self) -> bool:
         """Whether the plate is log DPX (printing density or logarithmic), read as linear."""
-        return self.transfer in ("printing density", "logarithmic")
+        return self.transfer in LOG_TRANSFER_NAMES
 
     def describe(self) -> str:
         """One line for a user: size, and whatever is not plain 8-bit square upright video
@@ -148,7 +155,7 @@ class ShotInfo:
         ``"2048x1556, 10-bit log DPX (printing density, read as scene-linear), timecode
         01:00:10:00"``)."""
         parts = [f"{self.width}x{self.height}"]
-        if self.codec == "dpx" and self.kind == "sequence":
+        if self.dpx_sequence:
             parts.append(self._dpx_depth())
         elif self.bit_depth != 8:
             parts.append("float" if self.dtype == "float32" else f"{self.bit_depth}-bit")
