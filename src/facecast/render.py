@@ -67,7 +67,7 @@ from facecast.media import (
 )
 from facecast.media.aspect import chosen_pixel_aspect, square_view, to_square, to_stored
 from facecast.media.background import BackgroundWriter, read_ahead
-from facecast.media.sequence import DEFAULT_STEM
+from facecast.media.sequence import DEFAULT_STEM, list_sequence
 from facecast.media.transfer import apply_matrix, rec709_round_trip
 from facecast.media.video import ENCODER_THREADS, pixel_format
 from facecast.provenance.manifest import (
@@ -840,20 +840,25 @@ def _frame_hands(
 def _finish_output(
     unsigned: Path, output: Path, render_id: str, character: Character, signing
 ) -> str:
-    """Sign the finished file into place, or move it into place unsigned.
+    """Sign the finished file into place (a PNG, JPEG or TIFF sequence frame by frame), or
+    move it into place unsigned.
 
     Returns ``"signed"`` or ``"skipped: <why>"``.
     """
     if signing is None:
         _replace(unsigned, output)
         return "skipped: no signing certificate given"
-    if unsigned.is_dir():
-        _replace(unsigned, output)
-        return "skipped: C2PA signing covers video files, not image-sequence folders"
-    from facecast.provenance.credentials import sign_media
+    from facecast.provenance.credentials import MIME_TYPES, sign_media, sign_sequence
 
+    sign = sign_media
+    if unsigned.is_dir():
+        suffix = list_sequence(unsigned)[0].suffix.lower()
+        if suffix not in MIME_TYPES:
+            _replace(unsigned, output)
+            return f"skipped: C2PA has no binding for {suffix} frames (label and watermark only)"
+        sign = sign_sequence
     try:
-        sign_media(
+        sign(
             unsigned,
             output,
             render_id=render_id,

@@ -127,8 +127,8 @@ def open_writer(
     else `default_video_codec`); any other path is a folder for an image sequence, whose format
     is `codec` (else `default_sequence_format`: ``png``, ``exr`` or ``dpx``; ``tiff``, ``jpg``).
     `label` is what the output says made it (which render, AI-altered): a video's container
-    ``comment``, each EXR frame's ``comments`` and each DPX frame's creator field (PNG, TIFF
-    and JPEG frames written here have no such field).
+    ``comment``, each EXR frame's ``comments``, each DPX frame's creator field, each PNG, JPEG
+    or TIFF frame's description and XMP (`facecast.media.labels`).
 
     Raises
     ------
@@ -162,10 +162,7 @@ def open_writer(
         raise MediaError(f"unsupported output extension {path.suffix!r}", path)
     check_sequence_output(path, info, codec)
     extension = codec or default_sequence_format(info)
-    fields = None
-    if label and extension in ("dpx", "exr"):
-        fields = {"creator" if extension == "dpx" else "comments": label}
-    return sequence_writer(path, info, extension, attributes=fields)
+    return sequence_writer(path, info, extension, label=label or None)
 
 
 def sequence_writer(
@@ -174,12 +171,13 @@ def sequence_writer(
     extension: str,
     stem: str = DEFAULT_STEM,
     attributes: dict[str, object] | None = None,
+    label: str | None = None,
 ) -> SequenceWriter:
     """A `SequenceWriter` into the folder `path` for frames of the plate `info` describes:
     numbered as the plate's frames, with its pixel aspect, and, in EXR or DPX, each plate
     frame's header (an EXR plate to EXR, a DPX plate to DPX) or its own timecode counted from
     the plate's (a video or DPX plate), then `attributes`. DPX frames are written at
-    `dpx_bit_depth` and the plate's rate."""
+    `dpx_bit_depth` and the plate's rate; every frame carries `label`."""
     if extension == "dpx":
         fields = {"bit_depth": dpx_bit_depth(info), "frame_rate": float(info.fps)}
         attributes = {**fields, **(attributes or {})}
@@ -194,6 +192,7 @@ def sequence_writer(
         attributes_from=plate_files(info, extension),
         start_timecode=info.timecode,
         fps=info.fps,
+        label=label,
     )
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from facecast.errors import MediaError
 from facecast.media import dpx
+from facecast.media.labels import write_picture
 from facecast.media.limits import check_frame_size
 from facecast.media.timecode import exr_timecode, timecode
 from facecast.media.transfer import INTEGER_PEAK, scene_linear
@@ -220,6 +221,7 @@ def write_image(
     image: np.ndarray | Windowed,
     pixel_aspect: float = 1.0,
     attributes: dict[str, object] | None = None,
+    label: str | None = None,
 ) -> None:
     """Write RGB or RGBA ``(H, W, 3|4)`` (``uint8``/``uint16`` to PNG/TIFF/JPEG, ``float16`` or
     ``float32`` to EXR as half or full float channels; 8/16-bit frames become linear light;
@@ -229,19 +231,24 @@ def write_image(
     numbers, ``OpenEXR.TimeCode``, chromaticities, ...) in its header; a DPX records
     `pixel_aspect` and takes `attributes` as the keywords of `facecast.media.dpx.write_dpx`
     (``bit_depth``, ``template``, ``timecode``, ``frame_rate``, ``creator``); the other formats
-    have no such fields. A `Windowed` frame is stored as its window (the EXR data window; the
-    display window is the frame) or, in other formats, whole.
+    have no such fields. `label` says what made the picture: an EXR's ``comments``, a DPX's
+    creator, a PNG/JPEG/TIFF's description and XMP (`facecast.media.labels`). A `Windowed`
+    frame is stored as its window (the EXR data window; the display window is the frame) or,
+    in other formats, whole.
     """
     path = Path(path)
-    if path.suffix.lower() == ".exr":
-        _write_exr(path, image, pixel_aspect, attributes or {})
+    suffix = path.suffix.lower()
+    if suffix == ".exr":
+        fields = {} if label is None else {"comments": label}
+        _write_exr(path, image, pixel_aspect, {**fields, **(attributes or {})})
         return
     if isinstance(image, Windowed):
         image = image.full()
-    if path.suffix.lower() == ".dpx":
-        dpx.write_dpx(path, image, pixel_aspect=pixel_aspect, **(attributes or {}))
+    if suffix == ".dpx":
+        fields = {} if label is None else {"creator": label}
+        dpx.write_dpx(path, image, pixel_aspect=pixel_aspect, **{**fields, **(attributes or {})})
         return
-    if image.dtype not in _WRITABLE.get(path.suffix.lower(), (image.dtype,)):
+    if image.dtype not in _WRITABLE.get(suffix, (image.dtype,)):
         raise MediaError(f"cannot hold {image.dtype} pixels (use .exr or .tiff)", path)
     if image.ndim == 3 and image.shape[2] == 4:
         bgr = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
@@ -249,8 +256,7 @@ def write_image(
         bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     else:
         bgr = image
-    if not cv2.imwrite(str(path), bgr):
-        raise MediaError("cannot be written as an image", path)
+    write_picture(path, bgr, label)
 
 
 def _write_exr(
@@ -476,6 +482,9 @@ class SequenceWriter:
     start_timecode, fps
         The plate's start timecode (``HH:MM:SS:FF``) and rate: each EXR or DPX frame gets its
         own timecode (`facecast.media.timecode.timecode`), unless its plate frame gives one.
+    label
+        What made the frames, written into each (`write_image`: EXR comments, DPX creator,
+        PNG/JPEG/TIFF description and XMP).
     """
 
     def __init__(
@@ -490,6 +499,7 @@ class SequenceWriter:
         attributes_from: list[Path] | None = None,
         start_timecode: str | None = None,
         fps: Fraction = Fraction(24),
+        label: str | None = None,
     ) -> None:
         self.folder = Path(folder)
         check_sequence_target(self.folder, stem)
@@ -507,6 +517,7 @@ class SequenceWriter:
         self.attributes_from = attributes_from if headed else None
         self.start_timecode = start_timecode if headed else None
         self.fps = fps
+        self.label = label
 
     def write(self, frame: np.ndarray | Windowed) -> None:
         """Write the next frame (RGB/RGBA ``uint8``/``uint16``/``float16``/``float32``, or a
@@ -514,7 +525,7 @@ class SequenceWriter:
         index = self.first_index + self.frames_written
         name = f"{self.stem}.{index:0{self.digits}d}.{self.extension}"
         path = self.temp_folder / name
-        write_image(path, frame, self.pixel_aspect, self._attributes_of_next())
+        write_image(path, frame, self.pixel_aspect, self._attributes_of_next(), self.label)
         self.frames_written += 1
 
     def _attributes_of_next(self) -> dict:

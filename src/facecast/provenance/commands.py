@@ -68,7 +68,9 @@ def _describe(report) -> list[str]:
         lines.append("  C2PA: no manifest")
     else:
         state = ("valid, trusted" if cred.trusted else "valid") if cred.valid else "INVALID"
-        lines.append(f"  C2PA: manifest present, {state}; signer {cred.signer}")
+        frames = cred.sequence or {}
+        where = f" in {frames['signed']} of {frames['frames']} frames" if "signed" in frames else ""
+        lines.append(f"  C2PA: manifest present{where}, {state}; signer {cred.signer}")
         for action in cred.actions:
             source = str(action.get("digitalSourceType") or "").rsplit("/", 1)[-1]
             lines.append(f"    action {action.get('action')}" + (f" ({source})" if source else ""))
@@ -109,6 +111,7 @@ def _as_dict(report) -> dict:
             "render_id": cred.render_id,
             "consent": cred.consent,
             "errors": cred.errors,
+            "sequence": cred.sequence,
         },
         "problems": report.problems,
         "notes": report.notes,

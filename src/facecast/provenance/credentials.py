@@ -17,7 +17,8 @@ import contextlib
 import datetime as dt
 import io
 import os
-from dataclasses import dataclass, field
+import shutil
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
 from facecast import __version__
 from facecast.errors import ProvenanceError
+from facecast.media.labels import DIGITAL_SOURCE_TYPE
+from facecast.media.sequence import list_sequence
 
-#: IPTC digital source type for footage in which a trained model composited a face.
-DIGITAL_SOURCE_TYPE = (
-    "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
-)
 #: Label of facecast's own assertion (render id and consent summary).
 RENDER_ASSERTION = "org.facecast.render"
 #: Output formats facecast signs, by suffix.
@@ -45,6 +44,8 @@ MIME_TYPES = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
     ".png": "image/png",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
 }
 #: Extended key usages the C2PA certificate profile accepts for a claim signer.
 _C2PA_EKUS = {
@@ -57,6 +58,8 @@ _C2PA_EKUS = {
 #: Reader settings: verify offline.
 _OFFLINE = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
 _MAX_PEM_BYTES = 1 << 20
+#: Frames named one by one in a sequence's verification problems; the rest are counted.
+MAX_FRAME_PROBLEMS = 5
 
 
 @dataclass(frozen=True)
@@ -220,7 +223,14 @@ def _reason(error: Exception) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def _manifest(title: str, render_id: str, consent_summary: dict) -> dict:
+def _manifest(
+    title: str, render_id: str, consent_summary: dict, sequence: dict | None = None
+) -> dict:
+    """The manifest facecast signs; `sequence` (``{"frame": i, "frames": n}``) places a frame
+    of an image sequence in its shot."""
+    render = {"render_id": render_id, "consent": consent_summary}
+    if sequence is not None:
+        render["sequence"] = sequence
     agent = {"name": "facecast", "version": __version__}
     return {
         "claim_generator_info": [agent],
@@ -247,7 +257,7 @@ def _manifest(title: str, render_id: str, consent_summary: dict) -> dict:
             },
             {
                 "label": RENDER_ASSERTION,
-                "data": {"render_id": render_id, "consent": consent_summary},
+                "data": render,
             },
         ],
     }
@@ -313,6 +323,62 @@ def sign_media(
         temp.unlink(missing_ok=True)
 
 
+def sign_sequence(
+    source: str | Path,
+    dest: str | Path,
+    *,
+    render_id: str,
+    consent_summary: dict,
+    identity: SigningIdentity,
+    title: str,
+) -> int:
+    """Write the folder `dest`: every frame of the image sequence in `source` (PNG, JPEG or
+    TIFF) with its own signed C2PA manifest, which also records the frame's place in the shot
+    (``sequence``: index and frame count), so a verifier notices frames removed, added,
+    reordered or altered.
+
+    The frames are signed into a hidden folder beside `dest`, which replaces `dest` when all
+    are done; `source` is never modified.
+
+    Returns
+    -------
+    int
+        The number of frames signed.
+
+    Raises
+    ------
+    ProvenanceError
+        If a frame's format cannot carry C2PA here or the C2PA library fails (naming it).
+    """
+    source, dest = Path(source), Path(dest)
+    frames = list_sequence(source)
+    mime = _mime_type(frames[0])
+    _check_render_id(render_id)
+    temp = dest.with_name(f".{dest.name}.signing")
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir(parents=True)
+    try:
+        with identity.signer() as signer:
+            for index, frame in enumerate(frames):
+                place = {"frame": index, "frames": len(frames)}
+                manifest = _manifest(f"{title} {frame.name}", render_id, consent_summary, place)
+                _sign_frame(signer, manifest, mime, frame, temp / frame.name)
+        if dest.exists():
+            shutil.rmtree(dest)
+        temp.rename(dest)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    return len(frames)
+
+
+def _sign_frame(signer: c2pa.Signer, manifest: dict, mime: str, frame: Path, out: Path) -> None:
+    try:
+        with c2pa.Builder(manifest) as builder, frame.open("rb") as reader, out.open("w+b") as w:
+            builder.sign(signer, mime, reader, w)
+    except c2pa.C2paError as error:
+        raise ProvenanceError(f"C2PA signing failed ({_reason(error)})", frame) from None
+
+
 def _mime_type(path: Path) -> str:
     mime = MIME_TYPES.get(path.suffix.lower())
     if mime is None:
@@ -354,8 +420,13 @@ class CredentialsResult:
         facecast render id from the ``org.facecast.render`` assertion.
     consent
         Consent summary from the same assertion.
+    title
+        The manifest's title.
     errors
         Validation failures, one line each (``code: explanation``).
+    sequence
+        ``{"frame": i, "frames": n}``: a signed frame's place in its image sequence; for a
+        whole sequence (`read_sequence_credentials`), ``{"frames": n, "signed": m}``.
     """
 
     present: bool
@@ -367,6 +438,7 @@ class CredentialsResult:
     consent: dict | None = None
     title: str | None = None
     errors: list[str] = field(default_factory=list)
+    sequence: dict | None = None
 
     @property
     def ai_generated(self) -> bool:
@@ -415,6 +487,61 @@ def read_credentials(
         return CredentialsResult(False, False)
 
 
+def read_sequence_credentials(
+    folder: str | Path, trust_anchors: str | Path | None = None
+) -> CredentialsResult:
+    """Read the C2PA manifest of every frame of an image-sequence folder and judge them as one.
+
+    Valid when every frame carries a valid manifest naming the same render id and recording
+    its own place in a shot of this many frames (`sign_sequence`); the other fields are the
+    first signed frame's. Not present when no frame carries C2PA data.
+
+    Raises
+    ------
+    MediaError
+        If the folder holds no image sequence.
+    """
+    frames = list_sequence(Path(folder))
+    results = [read_credentials(frame, trust_anchors) for frame in frames]
+    signed = [result for result in results if result.present]
+    if not signed:
+        return CredentialsResult(False, False)
+    first = signed[0]
+    problems = []
+    for index, (frame, result) in enumerate(zip(frames, results, strict=True)):
+        problem = _frame_problem(index, len(frames), result, first.render_id)
+        if problem:
+            problems.append(f"{frame.name}: {problem}")
+    if len(problems) > MAX_FRAME_PROBLEMS:
+        extra = len(problems) - MAX_FRAME_PROBLEMS
+        problems = [*problems[:MAX_FRAME_PROBLEMS], f"and {extra} more frames"]
+    return replace(
+        first,
+        valid=not problems,
+        trusted=not problems and all(result.trusted for result in results),
+        errors=problems,
+        sequence={"frames": len(frames), "signed": len(signed)},
+    )
+
+
+def _frame_problem(
+    index: int, count: int, result: CredentialsResult, render_id: str | None
+) -> str | None:
+    """What is wrong with frame `index` of `count` in a signed sequence, or ``None``."""
+    if not result.present:
+        return "no C2PA manifest (a frame added or replaced after signing?)"
+    if not result.valid:
+        return "; ".join(result.errors) or "manifest does not verify"
+    if result.render_id != render_id:
+        return f"render id {result.render_id} differs from {render_id}"
+    place = result.sequence or {}
+    if place.get("frames") != count:
+        return f"signed as one of {place.get('frames')} frames, the folder holds {count}"
+    if place.get("frame") != index:
+        return f"signed as frame {place.get('frame')} of the shot, found at {index}"
+    return None
+
+
 def _parse(reader: c2pa.Reader) -> CredentialsResult:
     state = reader.get_validation_state() or "Invalid"
     manifest = reader.get_active_manifest() or {}
@@ -444,6 +571,7 @@ def _parse(reader: c2pa.Reader) -> CredentialsResult:
         consent=render.get("consent"),
         title=manifest.get("title"),
         errors=failures,
+        sequence=render.get("sequence"),
     )
 
 

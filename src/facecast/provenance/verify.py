@@ -23,9 +23,14 @@ from pathlib import Path
 import av
 
 from facecast.errors import MediaError
-from facecast.media import dpx
+from facecast.media import dpx, labels
+from facecast.media.labels import LABELLED_SUFFIXES
 from facecast.media.sequence import exr_attributes, list_sequence
-from facecast.provenance.credentials import CredentialsResult, read_credentials
+from facecast.provenance.credentials import (
+    CredentialsResult,
+    read_credentials,
+    read_sequence_credentials,
+)
 from facecast.provenance.watermark import WatermarkKey, WatermarkResult, detect_in_video
 
 #: Exit status of ``facecast verify`` for each verdict.
@@ -94,7 +99,8 @@ def verify_file(
     Parameters
     ----------
     path
-        Video file, image, or image-sequence folder (folders carry no C2PA manifest).
+        Video file, image, or image-sequence folder (whose every frame's C2PA manifest is read:
+        `read_sequence_credentials`).
     key
         Watermark key; default the public facecast key.
     trust_anchors
@@ -110,9 +116,10 @@ def verify_file(
     path = Path(path)
     if not path.exists():
         raise MediaError("does not exist", path)
-    credentials = (
-        read_credentials(path, trust_anchors) if path.is_file() else CredentialsResult(False, False)
-    )
+    if path.is_dir():
+        credentials = read_sequence_credentials(path, trust_anchors)
+    else:
+        credentials = read_credentials(path, trust_anchors)
     notes: list[str] = []
     try:
         watermark = detect_in_video(path, key, max_frames=max_frames)
@@ -138,16 +145,22 @@ def verify_file(
 def read_label(path: str | Path) -> str | None:
     """What a file or image-sequence folder says made it in its metadata, as facecast labels
     its outputs (`facecast.render.output_label`): a video's container ``comment``, the first
-    EXR frame's ``comments``, the first DPX frame's creator field. ``None`` for other formats,
-    or when the field is empty or cannot be read."""
+    EXR frame's ``comments``, the first DPX frame's creator field, a PNG, JPEG or TIFF's
+    description (`facecast.media.labels`), followed by the IPTC digital source type its XMP
+    declares, if any. ``None`` when the field is empty or cannot be read."""
     path = Path(path)
     try:
-        if path.is_dir():
-            first = list_sequence(path)[0]
-            suffix = first.suffix.lower()
-            if suffix == ".exr":
-                return str(exr_attributes(first).get("comments", "")) or None
-            return (dpx.read_header(first).creator or None) if suffix == ".dpx" else None
+        first = list_sequence(path)[0] if path.is_dir() else path
+        suffix = first.suffix.lower()
+        if suffix == ".exr":
+            return str(exr_attributes(first).get("comments", "")) or None
+        if suffix == ".dpx":
+            return dpx.read_header(first).creator or None
+        if suffix in LABELLED_SUFFIXES:
+            label = labels.read_label(first)
+            source = label.source_type and label.source_type.rsplit("/", 1)[-1]
+            note = f" [XMP digital source type: {source}]" if source else ""
+            return f"{label.text}{note}" if label.text else None
         with av.open(str(path)) as container:
             return container.metadata.get("comment") or None
     except (MediaError, av.error.FFmpegError, OSError):
