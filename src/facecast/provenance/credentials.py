@@ -280,7 +280,7 @@ def sign_media(
     Parameters
     ----------
     source
-        The rendered file (MP4/MOV, JPEG or PNG).
+        The rendered file (MP4/MOV, JPEG, PNG or TIFF).
     dest
         Where to write the signed file (same format; may not be `source`).
     render_id
@@ -309,16 +309,9 @@ def sign_media(
     temp = dest.with_name(f".{dest.stem}.partial{dest.suffix}")
     manifest = _manifest(title, render_id, consent_summary)
     try:
-        with (
-            identity.signer() as signer,
-            c2pa.Builder(manifest) as builder,
-            source.open("rb") as reader,
-            temp.open("w+b") as writer,
-        ):
-            builder.sign(signer, mime, reader, writer)
+        with identity.signer() as signer:
+            _sign_file(signer, manifest, mime, source, temp)
         os.replace(temp, dest)
-    except c2pa.C2paError as error:
-        raise ProvenanceError(f"C2PA signing failed ({_reason(error)})", source) from None
     finally:
         temp.unlink(missing_ok=True)
 
@@ -362,7 +355,7 @@ def sign_sequence(
             for index, frame in enumerate(frames):
                 place = {"frame": index, "frames": len(frames)}
                 manifest = _manifest(f"{title} {frame.name}", render_id, consent_summary, place)
-                _sign_frame(signer, manifest, mime, frame, temp / frame.name)
+                _sign_file(signer, manifest, mime, frame, temp / frame.name)
         if dest.exists():
             shutil.rmtree(dest)
         temp.rename(dest)
@@ -371,12 +364,13 @@ def sign_sequence(
     return len(frames)
 
 
-def _sign_frame(signer: c2pa.Signer, manifest: dict, mime: str, frame: Path, out: Path) -> None:
+def _sign_file(signer: c2pa.Signer, manifest: dict, mime: str, source: Path, out: Path) -> None:
+    """Write `out`: `source` with `manifest` signed into it."""
     try:
-        with c2pa.Builder(manifest) as builder, frame.open("rb") as reader, out.open("w+b") as w:
+        with c2pa.Builder(manifest) as builder, source.open("rb") as reader, out.open("w+b") as w:
             builder.sign(signer, mime, reader, w)
     except c2pa.C2paError as error:
-        raise ProvenanceError(f"C2PA signing failed ({_reason(error)})", frame) from None
+        raise ProvenanceError(f"C2PA signing failed ({_reason(error)})", source) from None
 
 
 def _mime_type(path: Path) -> str:
