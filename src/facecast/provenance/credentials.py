@@ -58,6 +58,9 @@ _C2PA_EKUS = {
 #: Reader settings: verify offline.
 _OFFLINE = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
 _MAX_PEM_BYTES = 1 << 20
+#: Builder settings for the frames of a sequence: no C2PA thumbnail in each (making one took
+#: 35 of the 40 ms of signing a 720p PNG frame and added 66 KB to it).
+_NO_THUMBNAIL = {"builder": {"thumbnail": {"enabled": False}}}
 #: Frames named one by one in a sequence's verification problems; the rest are counted.
 MAX_FRAME_PROBLEMS = 5
 
@@ -330,8 +333,9 @@ def sign_sequence(
     (``sequence``: index and frame count), so a verifier notices frames removed, added,
     reordered or altered.
 
-    The frames are signed into a hidden folder beside `dest`, which replaces `dest` when all
-    are done; `source` is never modified.
+    Frames carry no C2PA thumbnail (the frames are the pictures). They are signed into a
+    hidden folder beside `dest`, which replaces `dest` when all are done; `source` is never
+    modified.
 
     Returns
     -------
@@ -351,11 +355,11 @@ def sign_sequence(
     shutil.rmtree(temp, ignore_errors=True)
     temp.mkdir(parents=True)
     try:
-        with identity.signer() as signer:
+        with identity.signer() as signer, c2pa.Context.from_dict(_NO_THUMBNAIL) as context:
             for index, frame in enumerate(frames):
                 place = {"frame": index, "frames": len(frames)}
                 manifest = _manifest(f"{title} {frame.name}", render_id, consent_summary, place)
-                _sign_file(signer, manifest, mime, frame, temp / frame.name)
+                _sign_file(signer, manifest, mime, frame, temp / frame.name, context)
         if dest.exists():
             shutil.rmtree(dest)
         temp.rename(dest)
@@ -364,11 +368,23 @@ def sign_sequence(
     return len(frames)
 
 
-def _sign_file(signer: c2pa.Signer, manifest: dict, mime: str, source: Path, out: Path) -> None:
-    """Write `out`: `source` with `manifest` signed into it."""
+def _sign_file(
+    signer: c2pa.Signer,
+    manifest: dict,
+    mime: str,
+    source: Path,
+    out: Path,
+    context: c2pa.Context | None = None,
+) -> None:
+    """Write `out`: `source` with `manifest` signed into it (with `context`'s settings)."""
+    extra = {} if context is None else {"context": context}
     try:
-        with c2pa.Builder(manifest) as builder, source.open("rb") as reader, out.open("w+b") as w:
-            builder.sign(signer, mime, reader, w)
+        with (
+            c2pa.Builder(manifest, **extra) as builder,
+            source.open("rb") as reader,
+            out.open("w+b") as writer,
+        ):
+            builder.sign(signer, mime, reader, writer)
     except c2pa.C2paError as error:
         raise ProvenanceError(f"C2PA signing failed ({_reason(error)})", source) from None
 
