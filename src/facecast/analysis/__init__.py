@@ -13,23 +13,31 @@ Frames are ``uint8`` RGB ``(H, W, 3)``; landmarks ``float32 (478, 3)`` pixels; m
 ``float32 (H, W)`` in [0, 1].
 """
 
-from facecast.analysis import topology
-from facecast.analysis.appearance import appearance_descriptor
-from facecast.analysis.cuts import CutDetector
-from facecast.analysis.detector import FaceAnalyzer
-from facecast.analysis.face import NUM_LANDMARKS, Face
-from facecast.analysis.hands import HandDetector, HandSearch
-from facecast.analysis.masks import face_region_mask, hand_mask, polygon_mask
-from facecast.analysis.pose import head_pose
-from facecast.analysis.shot import (
-    FrameAnalysis,
-    ShotTracks,
-    TracksFileError,
-    analyze_plate,
-    iter_analysis,
-)
-from facecast.analysis.smoothing import OneEuroFilter
-from facecast.analysis.tracker import FaceTracker
+from facecast._lazy import lazy_exports
+
+#: Public name -> the module it comes from, imported on first use (`facecast._lazy`).
+_EXPORTS = {
+    "CutDetector": "facecast.analysis.cuts",
+    "Face": "facecast.analysis.face",
+    "FaceAnalyzer": "facecast.analysis.detector",
+    "FaceTracker": "facecast.analysis.tracker",
+    "FrameAnalysis": "facecast.analysis.shot",
+    "HandDetector": "facecast.analysis.hands",
+    "HandSearch": "facecast.analysis.hands",
+    "NUM_LANDMARKS": "facecast.analysis.face",
+    "OneEuroFilter": "facecast.analysis.smoothing",
+    "ShotTracks": "facecast.analysis.shot",
+    "TracksFileError": "facecast.analysis.shot",
+    "analyze_plate": "facecast.analysis.shot",
+    "appearance_descriptor": "facecast.analysis.appearance",
+    "face_region_mask": "facecast.analysis.masks",
+    "hand_mask": "facecast.analysis.masks",
+    "head_pose": "facecast.analysis.pose",
+    "iter_analysis": "facecast.analysis.shot",
+    "polygon_mask": "facecast.analysis.masks",
+    "topology": "facecast.analysis.topology",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "NUM_LANDMARKS",

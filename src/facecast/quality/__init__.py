@@ -13,11 +13,21 @@ Entry point: `write_report`. Lower level: `load_quality_models`, `load_reference
 `measure_shot`, `summarise`.
 """
 
-from facecast.quality.dlibface import QualityModels, load_quality_models
-from facecast.quality.identity import IdentityReferences, load_references
-from facecast.quality.measure import ShotMeasurement, measure_shot
-from facecast.quality.report import write_report
-from facecast.quality.summary import THRESHOLDS, summarise
+from facecast._lazy import lazy_exports
+
+#: Public name -> the module it comes from, imported on first use (`facecast._lazy`).
+_EXPORTS = {
+    "IdentityReferences": "facecast.quality.identity",
+    "QualityModels": "facecast.quality.dlibface",
+    "ShotMeasurement": "facecast.quality.measure",
+    "THRESHOLDS": "facecast.quality.summary",
+    "load_quality_models": "facecast.quality.dlibface",
+    "load_references": "facecast.quality.identity",
+    "measure_shot": "facecast.quality.measure",
+    "summarise": "facecast.quality.summary",
+    "write_report": "facecast.quality.report",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "THRESHOLDS",
