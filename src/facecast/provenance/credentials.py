@@ -504,7 +504,10 @@ def read_sequence_credentials(
 
     Valid when every frame carries a valid manifest naming the same render id and recording
     its own place in a shot of this many frames (`sign_sequence`); the other fields are the
-    first signed frame's. Not present when no frame carries C2PA data.
+    first signed frame's. Not present when neither the first nor the last frame carries C2PA
+    data (then no other frame is read: stripping a sequence's credentials, like a video's, is
+    always possible and leaves the watermark to speak), or when C2PA cannot bind the frames'
+    format (EXR, DPX).
 
     Raises
     ------
@@ -512,7 +515,13 @@ def read_sequence_credentials(
         If the folder holds no image sequence.
     """
     frames = list_sequence(Path(folder))
-    results = [read_credentials(frame, trust_anchors) for frame in frames]
+    if frames[0].suffix.lower() not in MIME_TYPES:
+        return CredentialsResult(False, False)
+    ends = [read_credentials(frame, trust_anchors) for frame in (frames[0], frames[-1])]
+    if not any(end.present for end in ends):
+        return CredentialsResult(False, False)
+    results = [ends[0], *(read_credentials(f, trust_anchors) for f in frames[1:-1]), ends[-1]]
+    results = results[: len(frames)]  # a one-frame sequence read its frame twice
     signed = [result for result in results if result.present]
     if not signed:
         return CredentialsResult(False, False)
