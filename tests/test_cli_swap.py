@@ -246,3 +246,20 @@ def _short_plate(tmp_path: Path, data, frames: int = 3) -> Path:
     return trimmed_plate(
         data("plates/weekly_address_clip1.mp4"), range(frames), tmp_path / "plate.mkv"
     )
+
+
+def test_listing_the_commands_loads_no_face_models():
+    """`facecast --help` (and every command's start) lists the commands without importing
+    mediapipe, dlib, SciPy's optimiser or matplotlib: they load when a command needs them."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, facecast.cli as cli; cli._register_commands(); "
+        "print(sorted(m for m in ('mediapipe', 'dlib', 'scipy.optimize', 'matplotlib', 'c2pa') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
+    shown = facecast("--help")
+    assert shown.returncode == 0 and "swap" in shown.stdout and "verify" in shown.stdout
