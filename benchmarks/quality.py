@@ -67,6 +67,15 @@ TARGETS = (
     "targets: retrieval >= 95%, mouth <= 0.02, eye <= 0.008, seam ΔE <= 3, stability <= 1.1, "
     "PSNR outside >= 40 dB; dist <= 0.6 is dlib's same-person tolerance"
 )
+#: The issue's targets: (label, row key, the bound, True when the value must stay at or below).
+TARGET_BOUNDS = (
+    ("retrieval", "retrieval_rate", 0.95, False),
+    ("mouth", "mouth_error", 0.02, True),
+    ("eye", "eye_error", 0.008, True),
+    ("seamΔE", "edge_de_excess", 3.0, True),
+    ("stab", "stability_ratio", 1.1, True),
+    ("PSNR", "psnr_outside", 40.0, False),
+)
 
 
 def main() -> int:
@@ -94,6 +103,8 @@ def main() -> int:
     print()
     print(_table(rows))
     print(TARGETS)
+    print()
+    print(_per_clip(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     return 0
@@ -202,6 +213,38 @@ def _table(rows: list[dict]) -> str:
         + f"{'plate→ch':>9}{'swapfps':>8}{'repfps':>8}  status"
     )
     return "\n".join([header, *(_format_row(r) for r in rows)])
+
+
+def _within(value: float, bound: float, at_most: bool) -> bool:
+    return value <= bound if at_most else value >= bound
+
+
+def _per_clip(rows: list[dict]) -> str:
+    """Each clip's mean over its characters for every targeted metric (``*`` marks a miss),
+    and how many clip x character pairs meet each target."""
+    measured = [row for row in rows if "error" not in row]
+    header = f"{'per clip (mean over characters)':<33}" + "".join(
+        f"{label:>11}" for label, *_ in TARGET_BOUNDS
+    )
+    lines = [header]
+    for clip in dict.fromkeys(row["clip"] for row in measured):
+        cells = []
+        for _, key, bound, at_most in TARGET_BOUNDS:
+            values = [r[key] for r in measured if r["clip"] == clip and r.get(key) is not None]
+            if not values:
+                cells.append(f"{'-':>11}")
+                continue
+            mean = sum(values) / len(values)
+            mark = " " if _within(mean, bound, at_most) else "*"
+            cells.append(f"{mean:>10.4f}{mark}")
+        lines.append(f"{clip:<33}" + "".join(cells))
+    counts = []
+    for _, key, bound, at_most in TARGET_BOUNDS:
+        values = [row[key] for row in measured if row.get(key) is not None]
+        passing = sum(_within(value, bound, at_most) for value in values)
+        counts.append(f"{passing}/{len(values):<3}".rjust(11))
+    lines.append(f"{'pairs within target':<33}" + "".join(counts))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
