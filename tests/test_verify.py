@@ -11,7 +11,7 @@ import typer
 from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner
 
-from conftest import find_data, run_facecast, trimmed_plate
+from conftest import assert_one_line_error, find_data, run_facecast, trimmed_plate
 from facecast.character.asset import create_character
 from facecast.media.labels import read_label
 from facecast.media.sequence import read_image, write_image
@@ -240,3 +240,23 @@ def test_cli_signs_and_verifies_a_tiff_sequence(signed_sequence, workdir):
     assert shown.exit_code == 0, shown.output
     assert "C2PA: manifest present in 6 of 6 frames, valid, trusted" in shown.output
     assert "verdict: verified" in shown.output
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "refused"),
+    [("shot.mkv", None, ".mkv video"), ("shot_exr", "exr", ".exr frames")],
+)
+def test_an_output_c2pa_cannot_carry_is_refused_before_any_work(
+    signed_sequence, workdir, name, codec, refused
+):
+    """Signing an MKV video or an EXR sequence is refused up front, in one line; nothing is
+    written (before, MKV failed after the whole render and left no output)."""
+    output = workdir / name
+    done = run_facecast(
+        "swap", workdir / "p.mkv", "--character", workdir / "london004", "-o", output,
+        *(["--codec", codec] if codec else []),
+        "--sign-cert", workdir / "leaf.pem", "--sign-key", workdir / "leaf.key",
+    )  # fmt: skip
+    assert_one_line_error(done, refused, "cannot be signed", name)
+    assert not output.exists()
+    assert not list(workdir.glob(f".{Path(name).stem}*"))

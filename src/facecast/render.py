@@ -47,7 +47,7 @@ from facecast.composite.compositor import (
 )
 from facecast.composite.layer import changed_pixels, face_layer
 from facecast.engines import create_engine
-from facecast.errors import FaceNotFoundError, MediaError
+from facecast.errors import FaceNotFoundError, MediaError, ProvenanceError
 from facecast.media import (
     Plate,
     SequenceWriter,
@@ -67,7 +67,7 @@ from facecast.media import (
 )
 from facecast.media.aspect import chosen_pixel_aspect, square_view, to_square, to_stored
 from facecast.media.background import BackgroundWriter, read_ahead
-from facecast.media.sequence import DEFAULT_STEM, list_sequence
+from facecast.media.sequence import DEFAULT_STEM
 from facecast.media.transfer import apply_matrix, rec709_round_trip
 from facecast.media.video import ENCODER_THREADS, pixel_format
 from facecast.provenance.manifest import (
@@ -440,6 +440,21 @@ def _squared_swap(
     return _pasted(to_stored(output, width), frame, touched), matte, True
 
 
+def _check_signable(output: Path, info: ShotInfo, codec: str | None) -> None:
+    """Refuse, before any work, to sign an output C2PA cannot bind here (an MKV video, an
+    EXR or DPX sequence): signing fails only after the render otherwise."""
+    from facecast.provenance.credentials import MIME_TYPES
+
+    suffix = output.suffix.lower() or f".{codec or default_sequence_format(info)}"
+    if suffix not in MIME_TYPES:
+        kind = "video" if output.suffix else "frames"
+        raise ProvenanceError(
+            f"C2PA credentials cannot be signed into {suffix} {kind}; write .mp4/.mov or a "
+            "PNG/JPEG/TIFF sequence, or leave out the signing certificate",
+            output,
+        )
+
+
 def _encoding(output: Path, info: ShotInfo, codec: str | None) -> dict:
     """How the output was written: ``{"codec", "pixel_format"}`` of a video file, or the image
     format and sample type of a sequence (and a DPX's bit depth and transfer: ``"log"`` for
@@ -537,6 +552,8 @@ def render_shot(
         check_video_output(output, plate.info, settings.codec)
     else:
         check_sequence_output(output, plate.info, settings.codec)
+    if signing is not None:
+        _check_signable(output, plate.info, settings.codec)
 
     aspect = chosen_pixel_aspect(plate.info, settings.pixel_aspect)
     started = time.perf_counter()
@@ -848,15 +865,9 @@ def _finish_output(
     if signing is None:
         _replace(unsigned, output)
         return "skipped: no signing certificate given"
-    from facecast.provenance.credentials import MIME_TYPES, sign_media, sign_sequence
+    from facecast.provenance.credentials import sign_media, sign_sequence
 
-    sign = sign_media
-    if unsigned.is_dir():
-        suffix = list_sequence(unsigned)[0].suffix.lower()
-        if suffix not in MIME_TYPES:
-            _replace(unsigned, output)
-            return f"skipped: C2PA has no binding for {suffix} frames (label and watermark only)"
-        sign = sign_sequence
+    sign = sign_sequence if unsigned.is_dir() else sign_media  # a format `_check_signable` took
     try:
         sign(
             unsigned,
