@@ -543,17 +543,8 @@ def render_shot(
         matte_path = Path(report_dir) / "matte.mkv"
     layer_path = Path(layer) if layer else None
     _check_paths(plate_path, output, matte_path, layer_path)
+    character, plate = _opened_inputs(plate_path, character_dir, output, settings, signing)
     timings: dict[str, float] = {}
-
-    character = load_character(character_dir)
-    character.consent.require_valid(Path(character_dir) / "consent.toml")
-    plate = open_plate(plate_path)
-    if output.suffix:
-        check_video_output(output, plate.info, settings.codec)
-    else:
-        check_sequence_output(output, plate.info, settings.codec)
-    if signing is not None:
-        _check_signable(output, plate.info, settings.codec)
 
     aspect = chosen_pixel_aspect(plate.info, settings.pixel_aspect)
     started = time.perf_counter()
@@ -610,9 +601,7 @@ def render_shot(
         "render_id": render_id,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "inputs": inputs,
-        "character": {"id": character.character_id, "name": character.name},
-        "consent": character.consent.to_dict(),
-        "consent_summary": character.consent.summary(),
+        **_character_record(character),
         "settings": recorded,
         "versions": versions,
         "plate": plate.info.to_dict(),
@@ -653,6 +642,36 @@ def render_shot(
             pixel_aspect=aspect,
         )
     return result
+
+
+def _opened_inputs(
+    plate_path: Path,
+    character_dir: str | Path,
+    output: Path,
+    settings: RenderSettings,
+    signing,
+) -> tuple[Character, Plate]:
+    """The character (its consent checked) and the plate, once the output's format is known to
+    hold the plate's pixels and, when `signing`, to carry C2PA: every refusal before any work."""
+    character = load_character(character_dir)
+    character.consent.require_valid(Path(character_dir) / "consent.toml")
+    plate = open_plate(plate_path)
+    if output.suffix:
+        check_video_output(output, plate.info, settings.codec)
+    else:
+        check_sequence_output(output, plate.info, settings.codec)
+    if signing is not None:
+        _check_signable(output, plate.info, settings.codec)
+    return character, plate
+
+
+def _character_record(character: Character) -> dict:
+    """The manifest's account of whose likeness was used, and on what consent."""
+    return {
+        "character": {"id": character.character_id, "name": character.name},
+        "consent": character.consent.to_dict(),
+        "consent_summary": character.consent.summary(),
+    }
 
 
 def _prepared_engine(
