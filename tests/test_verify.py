@@ -240,6 +240,9 @@ def test_cli_signs_and_verifies_a_tiff_sequence(signed_sequence, workdir):
     assert shown.exit_code == 0, shown.output
     assert "C2PA: manifest present in 6 of 6 frames, valid, trusted" in shown.output
     assert "verdict: verified" in shown.output
+    one = runner.invoke(_cli(), ["verify", str(sorted(output.iterdir())[2])])  # a frame alone
+    assert one.exit_code == 0, one.output
+    assert "C2PA: manifest present (frame 2 of a 6-frame sequence), valid" in one.output
 
 
 @pytest.mark.parametrize(

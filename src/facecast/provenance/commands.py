@@ -69,7 +69,11 @@ def _describe(report) -> list[str]:
     else:
         state = ("valid, trusted" if cred.trusted else "valid") if cred.valid else "INVALID"
         frames = cred.sequence or {}
-        where = f" in {frames['signed']} of {frames['frames']} frames" if "signed" in frames else ""
+        where = ""
+        if "signed" in frames:  # a sequence folder
+            where = f" in {frames['signed']} of {frames['frames']} frames"
+        elif "frame" in frames:  # one frame of a signed sequence
+            where = f" (frame {frames['frame']} of a {frames['frames']}-frame sequence)"
         lines.append(f"  C2PA: manifest present{where}, {state}; signer {cred.signer}")
         for action in cred.actions:
             source = str(action.get("digitalSourceType") or "").rsplit("/", 1)[-1]
