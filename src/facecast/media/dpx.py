@@ -35,6 +35,8 @@ _GENERIC_SIZE, _INDUSTRY_SIZE = 1664, 384
 #: Offset of image element 0 and the size of each of the 8 element records.
 _ELEMENT, _ELEMENT_SIZE = 780, 72
 _UNDEFINED = 0xFFFFFFFF
+#: Largest user-defined data section the DPX standard allows (SMPTE 268M: up to 1 MB).
+MAX_USER_DATA = 1 << 20
 
 #: Names of the transfer characteristic codes (image element byte 21).
 TRANSFER_NAMES = {
@@ -113,6 +115,9 @@ class DpxHeader:
         Frames per second (television section, else film section), ``None`` if undefined.
     pixel_aspect
         ``(horizontal, vertical)`` of the orientation section, ``None`` if undefined.
+    user_data_size
+        Bytes of the user-defined data section after the header (a facility's or scanner's
+        own metadata, starting with a 32-byte user id; `read_user_data`), 0 when none.
     raw
         The file's header bytes (generic and, where present, industry sections), as they are.
     """
@@ -132,6 +137,7 @@ class DpxHeader:
     timecode: str | None
     frame_rate: float | None
     pixel_aspect: tuple[int, int] | None
+    user_data_size: int
     raw: bytes
 
     @property
@@ -176,6 +182,7 @@ def read_header(path: str | Path) -> DpxHeader:
     element_offset = number("I", _ELEMENT + 28)
     padding = number("I", _ELEMENT + 32)
     aspect = (number("I", 1628), number("I", 1632))
+    user_size = number("I", 32)
     return DpxHeader(
         endian=endian,
         width=number("I", 772),
@@ -192,8 +199,34 @@ def read_header(path: str | Path) -> DpxHeader:
         timecode=_bcd_timecode(number("I", 1920)) if has_industry else None,
         frame_rate=_rate(number("f", 1940), number("f", 1724)) if has_industry else None,
         pixel_aspect=aspect if min(aspect) > 0 and max(aspect) < _UNDEFINED else None,
+        user_data_size=user_size if has_industry and 0 < user_size < _UNDEFINED else 0,
         raw=raw if has_industry else raw[:_GENERIC_SIZE],
     )
+
+
+def read_user_data(path: str | Path, header: DpxHeader) -> bytes:
+    """The user-defined data section of a DPX frame (``b""`` when it has none).
+
+    Raises
+    ------
+    MediaError
+        If the section is larger than `MAX_USER_DATA`, overlaps the pixels, or is cut short.
+    """
+    size = header.user_data_size
+    if size == 0:
+        return b""
+    if size > MAX_USER_DATA or HEADER_SIZE + size > header.data_offset:
+        raise MediaError(
+            f"has a DPX user data section of {size} bytes that does not fit between the header "
+            f"and the pixels (offset {header.data_offset})",
+            path,
+        )
+    with open(path, "rb") as file:
+        file.seek(HEADER_SIZE)
+        data = file.read(size)
+    if len(data) < size:
+        raise MediaError(f"is truncated inside its DPX user data ({len(data)} of {size})", path)
+    return data
 
 
 def _sized(value: int) -> int:
@@ -456,9 +489,9 @@ def write_dpx(
         A DPX frame (the plate's) whose header is carried over: byte order, source section
         (offsets, original size, pixel aspect), film and television sections (keycode,
         format, timecode, frame rate), transfer and colorimetric codes (when the frame is as
-        log as the template's), project and copyright. The layout fields are facecast's own:
-        one image element, orientation 0 (the pixels as read, upright), no user data, no
-        creation time.
+        log as the template's), project and copyright, and its user-defined data section as it
+        is. The layout fields are facecast's own: one image element, orientation 0 (the
+        pixels as read, upright), no creation time.
     timecode, frame_rate
         ``HH:MM:SS:FF`` and frames per second, for a header whose template gives none.
     creator
@@ -473,11 +506,16 @@ def write_dpx(
     endian = header.endian if header is not None else ">"
     codes = _codes_of(image, bit_depth)
     pixels = _packed(codes, bit_depth, endian)
+    user_data = b"" if header is None else read_user_data(template, header)
     raw = _header_bytes(header, codes.shape, bit_depth, image.dtype == np.float32)
     fields = _Fields(raw, endian)
     fields.text(36, 100, path.name)
     fields.text(160, 100, creator or "")
-    fields.put("I", 16, HEADER_SIZE + len(pixels))
+    data_offset = HEADER_SIZE + len(user_data)  # the pixels right after the user data
+    fields.put("I", 16, data_offset + len(pixels))
+    fields.put("I", 32, len(user_data))
+    fields.put("I", 4, data_offset)
+    fields.put("I", _ELEMENT + 28, data_offset)
     if header is None or header.pixel_aspect is None:
         ratio = Fraction(pixel_aspect).limit_denominator(1000)
         fields.put("I", 1628, ratio.numerator)
@@ -489,6 +527,7 @@ def write_dpx(
         fields.put("f", 1940, frame_rate)
     with open(path, "wb") as file:
         file.write(bytes(raw))
+        file.write(user_data)
         file.write(pixels)
 
 
@@ -545,7 +584,7 @@ def _header_bytes(
     fields.put("I", 20, 1)  # a new image, not a copy of the previous frame's
     fields.put("I", 24, _GENERIC_SIZE)
     fields.put("I", 28, _INDUSTRY_SIZE)
-    fields.put("I", 32, 0)  # no user data
+    fields.put("I", 32, 0)  # no user data (`write_dpx` adds the template's)
     fields.text(136, 24, "")  # creation time: the render manifest has it
     fields.put("I", 660, _UNDEFINED)  # not encrypted
     fields.put("H", 768, 0)  # stored upright (a flipped plate was read upright)
