@@ -92,7 +92,7 @@ def _test_signer(folder: Path) -> SigningIdentity:
 
 def _sign_milliseconds(folder: Path, identity: SigningIdentity) -> str:
     """Milliseconds per frame of signing the sequence in `folder`, or ``-`` if C2PA cannot."""
-    if f".{next(folder.iterdir()).suffix.lstrip('.')}" not in MIME_TYPES:
+    if next(folder.iterdir()).suffix not in MIME_TYPES:
         return "-"
     count = len(list(folder.iterdir()))
     total = _milliseconds(

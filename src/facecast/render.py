@@ -93,8 +93,8 @@ LAYER_LABEL = (
 
 
 def output_label(render_id: str) -> str:
-    """What an output says made it: a video's ``comment``, an EXR's ``comments``, a DPX's
-    creator field (`open_writer`'s label)."""
+    """What an output says made it (`open_writer`'s label): a video's ``comment``, an EXR's
+    ``comments``, a DPX's creator field, a PNG/JPEG/TIFF's description and XMP."""
     version = facecast.__version__
     return f"facecast {version}: AI-altered frame (face replaced), render id {render_id}"
 

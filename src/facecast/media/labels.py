@@ -66,8 +66,14 @@ class ImageLabel:
 
     @property
     def ai_altered(self) -> bool:
-        """The source type names trained algorithmic media (AI-generated or AI-composited)."""
-        return self.source_type is not None and "TrainedAlgorithmic" in self.source_type
+        """The source type names trained algorithmic media (`names_ai_media`)."""
+        return names_ai_media(self.source_type)
+
+
+def names_ai_media(source_type: object) -> bool:
+    """Whether an IPTC digital source type URI (XMP's, or a C2PA action's) names trained
+    algorithmic media: AI-generated or AI-composited."""
+    return "TrainedAlgorithmic" in str(source_type or "")
 
 
 def xmp_packet(text: str, creator_tool: str) -> bytes:

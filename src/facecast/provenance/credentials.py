@@ -31,7 +31,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
 from facecast import __version__
 from facecast.errors import ProvenanceError
-from facecast.media.labels import DIGITAL_SOURCE_TYPE
+from facecast.media.labels import DIGITAL_SOURCE_TYPE, names_ai_media
 from facecast.media.sequence import list_sequence
 
 #: Label of facecast's own assertion (render id and consent summary).
@@ -453,9 +453,7 @@ class CredentialsResult:
     @property
     def ai_generated(self) -> bool:
         """An action declares a trained-algorithmic digital source type."""
-        return any(
-            "TrainedAlgorithmic" in str(a.get("digitalSourceType", "")) for a in self.actions
-        )
+        return any(names_ai_media(action.get("digitalSourceType")) for action in self.actions)
 
 
 def read_credentials(
@@ -517,17 +515,14 @@ def read_sequence_credentials(
     frames = list_sequence(Path(folder))
     if frames[0].suffix.lower() not in MIME_TYPES:
         return CredentialsResult(False, False)
-    ends = [read_credentials(frame, trust_anchors) for frame in (frames[0], frames[-1])]
-    if not any(end.present for end in ends):
+    ends = {frame: read_credentials(frame, trust_anchors) for frame in (frames[0], frames[-1])}
+    if not any(end.present for end in ends.values()):
         return CredentialsResult(False, False)
-    results = [ends[0], *(read_credentials(f, trust_anchors) for f in frames[1:-1]), ends[-1]]
-    results = results[: len(frames)]  # a one-frame sequence read its frame twice
-    signed = [result for result in results if result.present]
-    if not signed:
-        return CredentialsResult(False, False)
+    results = {frame: ends.get(frame) or read_credentials(frame, trust_anchors) for frame in frames}
+    signed = [result for result in results.values() if result.present]
     first = signed[0]
     problems = []
-    for index, (frame, result) in enumerate(zip(frames, results, strict=True)):
+    for index, (frame, result) in enumerate(results.items()):
         problem = _frame_problem(index, len(frames), result, first.render_id)
         if problem:
             problems.append(f"{frame.name}: {problem}")
@@ -537,7 +532,7 @@ def read_sequence_credentials(
     return replace(
         first,
         valid=not problems,
-        trusted=not problems and all(result.trusted for result in results),
+        trusted=not problems and all(result.trusted for result in signed),
         errors=problems,
         sequence={"frames": len(frames), "signed": len(signed)},
     )
