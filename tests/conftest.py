@@ -77,3 +77,13 @@ def outside_the_blend(matte: np.ndarray, reach: int = 40) -> np.ndarray:
         max(ys.min() - reach, 0) : ys.max() + reach, max(xs.min() - reach, 0) : xs.max() + reach
     ] = False
     return outside
+
+
+def bare_swap(plate: Path, character: Path, output: Path, **options):
+    """`render_shot` of `plate` with nothing the plate does not ask for: no watermark, no hand
+    search, no progress bar, so off the face the output must be the plate's bit for bit.
+    `options` are `render_shot`'s (``matte=``, ``layer=``, ``tracks_file=``, ``report_dir=``)."""
+    from facecast.render import RenderSettings, render_shot
+
+    settings = RenderSettings(watermark=False, hands=False)
+    return render_shot(plate, character, output, progress=False, settings=settings, **options)

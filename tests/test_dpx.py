@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, find_data, outside_the_blend
+from conftest import assert_one_line_error, bare_swap, find_data, outside_the_blend
 from conftest import run_facecast as facecast
 from facecast.errors import MediaError
 from facecast.media import dpx, open_plate
 from facecast.media.transfer import srgb_to_linear
 from facecast.provenance.verify import read_label
 from facecast.provenance.watermark import WatermarkEmbedder, WatermarkKey
-from facecast.render import RenderSettings, render_shot
 
 CONSENT = Path(__file__).resolve().parents[1] / "examples" / "consent_london_004.toml"
 FRAMES = 4
@@ -242,14 +241,12 @@ def test_a_ten_bit_log_plate_keeps_its_codes_off_the_face(tmp_path, character, c
         "1280x720, 10-bit log DPX (printing density, read as scene-linear), timecode 01:00:10:00"
     )
     output, matte = tmp_path / "out", tmp_path / "matte"
-    result = render_shot(
+    result = bare_swap(
         plate,
         character,
         output,
         matte=matte,
-        progress=False,
-        settings=RenderSettings(watermark=False, hands=False),  # no codec: DPX, as the plate
-    )
+    )  # no codec: DPX, as the plate
     assert result.swapped_frames == FRAMES
     assert result.encoding == {
         "codec": "dpx",

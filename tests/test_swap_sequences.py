@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import outside_the_blend
+from conftest import bare_swap, outside_the_blend
 from facecast.character.asset import create_character
 from facecast.media import SequenceWriter, VideoWriter, open_plate, read_image
 from facecast.render import RenderSettings, render_shot
@@ -33,13 +33,11 @@ def test_sixteen_bit_sequence_swaps_in_sixteen_bits(tmp_path, data):
             writer.write(frame.astype(np.uint16) * 257 + (index * 37 % 200) + 1)
     character = _london_004(tmp_path, data)
     output, matte = tmp_path / "out16", tmp_path / "matte16"
-    result = render_shot(
+    result = bare_swap(
         plate,
         character,
         output,
         matte=matte,
-        progress=False,
-        settings=RenderSettings(watermark=False, hands=False),
     )
     assert result.swapped_frames == FRAMES
     plate_frames = list(open_plate(plate).frames())
@@ -73,13 +71,11 @@ def test_a_ten_bit_video_plate_swaps_in_ten_bits_with_its_audio(tmp_path, data):
             writer.write(np.clip(frame * 239.0 + 500 + ramp, 0, 65535).astype(np.uint16))
     character = _london_004(tmp_path, data)
     output, matte = tmp_path / "out.mkv", tmp_path / "matte.mkv"
-    result = render_shot(
+    result = bare_swap(
         plate,
         character,
         output,
         matte=matte,
-        progress=False,
-        settings=RenderSettings(watermark=False, hands=False),
     )
     assert result.swapped_frames == FRAMES
     written = open_plate(output).info
@@ -162,14 +158,11 @@ def test_an_anamorphic_plate_is_swapped_in_square_pixels_and_stored_squeezed(tmp
     photo = data("faces/london/004/neutral.jpg")
     character = create_character(tmp_path / "c", [photo], CONSENT).path
     output, matte = tmp_path / "out", tmp_path / "matte.mov"  # lossless PNG frames
-    settings = RenderSettings(watermark=False, hands=False)
-    result = render_shot(
+    result = bare_swap(
         plate,
         character,
         output,
         matte=matte,
-        progress=False,
-        settings=settings,
         report_dir=tmp_path / "report",
     )
     assert result.swapped_frames == FRAMES
@@ -253,15 +246,13 @@ def test_a_scene_linear_exr_plate_keeps_its_highlights_off_the_face(tmp_path, da
         attributes = {"timeCode": timecode, "chromaticities": acescg, "camera/lens": "50mm"}
         write_image(plate / f"shot.{1001 + index}.exr", linear, attributes=attributes)
     output, matte, layer = tmp_path / "out_exr", tmp_path / "matte_exr", tmp_path / "layer"
-    result = render_shot(
+    result = bare_swap(
         plate,
         _london_004(tmp_path, data),
         output,
         matte=matte,
         layer=layer,
-        progress=False,
-        settings=RenderSettings(watermark=False, hands=False),  # no codec: EXR, as the plate
-    )
+    )  # no codec: EXR, as the plate
     assert result.swapped_frames == 4 and result.encoding == {"codec": "exr", "dtype": "float32"}
     assert sorted(p.suffix for p in output.iterdir()) == [".exr"] * 4
     for before, after, alpha in zip(
@@ -318,14 +309,12 @@ def test_an_acescg_exr_plate_gets_the_same_face_as_its_rec709_twin(tmp_path, dat
     outputs = {}
     for name, plate in (("rec709", rec709), ("ap1", ap1)):
         outputs[name] = tmp_path / f"out_{name}"
-        render_shot(
+        bare_swap(
             plate,
             character,
             outputs[name],
             matte=tmp_path / f"matte_{name}",
             tracks_file=tracks,
-            progress=False,
-            settings=RenderSettings(watermark=False, hands=False),
         )
     frames = zip(
         open_plate(outputs["rec709"]).frames(), open_plate(outputs["ap1"]).frames(),
