@@ -263,3 +263,31 @@ def test_listing_the_commands_loads_no_face_models():
     assert done.stdout.strip() == "[]", done.stdout
     shown = facecast("--help")
     assert shown.returncode == 0 and "swap" in shown.stdout and "verify" in shown.stdout
+
+
+def test_help_and_usage_errors_read_in_an_80_column_terminal():
+    """Every option of `facecast swap` is named in full in its help at 80 columns (Typer's Rich
+    panels printed ``--shape-streng…``), each command's summary fits the listing, and a usage
+    error is one plain ``Error:`` line after the usage, exit status 2 (it was a boxed panel)."""
+    import os
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "facecast", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "80"},
+        )
+
+    shown = run("swap", "--help").stdout
+    for option in ("--shape-strength", "--encoder-threads", "--steady-frames", "--pixel-aspect"):
+        assert f"  {option} " in shown, option
+    assert "…" not in shown and max(len(line) for line in shown.splitlines()) <= 80
+    listing = run("--help").stdout
+    assert "..." not in listing.split("Commands:")[1], listing
+    missing = run("swap", "plate.mp4")
+    errors = [line for line in missing.stderr.splitlines() if line.startswith("Error:")]
+    assert missing.returncode == 2 and errors == ["Error: Missing option '--character'."]
+    assert "╭" not in missing.stderr

@@ -1,6 +1,9 @@
 """The `facecast` command: thin wrappers that parse arguments, call the library, show progress.
 
-Every command turns a `FacecastError` into one line on stderr and exit status 1.
+Every command turns a `FacecastError` into one line on stderr and exit status 1. Help and
+usage errors are Click's plain text (``rich_markup_mode=None``): Typer's Rich panels cut long
+option names short in an 80-column terminal (``--shape-streng…``) and boxed a usage error
+over three lines.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 

@@ -10,7 +10,9 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach the ``swap`` command to the facecast app."""
-    app.command("swap")(swap_command)
+    app.command("swap", short_help="Put CHARACTER's face on the actor in PLATE; write OUTPUT.")(
+        swap_command
+    )
 
 
 def swap_command(
@@ -102,7 +104,9 @@ def swap_command(
         int | None,
         typer.Option(min=1, help="Frames swapped at once (default: one per core; same output)."),
     ] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")
+    ] = True,
 ) -> None:
     """Replace the actor's face in PLATE with CHARACTER; write OUTPUT, its manifest and matte."""
     from facecast.composite.compositor import CompositeSettings

@@ -24,7 +24,9 @@ DEBUG_NAME = "debug.mp4"
 
 def register(app: typer.Typer) -> None:
     """Attach the ``analyze`` command to the facecast app."""
-    app.command("analyze")(analyze_command)
+    app.command(
+        "analyze", short_help="Track every face of PLATE; write tracks.json and debug.mp4."
+    )(analyze_command)
 
 
 def analyze_command(
@@ -51,7 +53,9 @@ def analyze_command(
             "the plate's). Faces are analysed in square pixels, as a swap does."
         ),
     ] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")
+    ] = True,
 ) -> None:
     """Find, landmark and track every face of PLATE; write OUTPUT/tracks.json and debug.mp4."""
     from facecast.analysis.detector import FaceAnalyzer

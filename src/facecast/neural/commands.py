@@ -16,7 +16,9 @@ def register(app: typer.Typer) -> None:
     """Attach ``faceset extract`` and ``train`` to the facecast app."""
     faceset_app.command("extract")(extract_command)
     app.add_typer(faceset_app, name="faceset")
-    app.command("train")(train_command)
+    app.command("train", short_help="Train or resume a neural model: ACTOR faceset to CHARACTER.")(
+        train_command
+    )
 
 
 def extract_command(
@@ -94,7 +96,13 @@ def train_command(
     decoder_dims: Annotated[int, typer.Option(help="Channels of the last decoder stage.")] = 32,
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 500,
     preview_every: Annotated[int, typer.Option(help="Steps between preview grids (0: off).")] = 500,
-    random_warp: Annotated[bool, typer.Option("--random-warp/--no-random-warp")] = True,
+    random_warp: Annotated[
+        bool,
+        typer.Option(
+            "--random-warp/--no-random-warp",
+            help="Warp training faces at random (DeepFaceLab style).",
+        ),
+    ] = True,
     augment: Annotated[int, typer.Option(help="Stored augmented copies per reference photo.")] = 0,
     pose_renders: Annotated[
         int, typer.Option(help="Mesh-engine renders of the character at actor poses.")
@@ -102,7 +110,9 @@ def train_command(
     processes: Annotated[
         int, typer.Option(help="Training processes (DDP; GPUs when present).")
     ] = 1,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")
+    ] = True,
 ) -> None:
     """Train (or resume) a neural model that turns the ACTOR faceset into CHARACTER."""
     from facecast.neural.config import ModelConfig, TrainConfig

@@ -12,7 +12,9 @@ _STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "n/a": "dim"}
 
 def register(app: typer.Typer) -> None:
     """Add ``report`` to the facecast command line."""
-    app.command("report")(report)
+    app.command("report", short_help="Measure a swapped shot against its plate; write a report.")(
+        report
+    )
 
 
 def report(
