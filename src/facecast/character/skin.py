@@ -28,7 +28,16 @@ def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def visible_skin(image: np.ndarray, landmarks: np.ndarray, tolerance: float = 4.0) -> np.ndarray:
-    """Probability that each pixel of a photo is visible facial skin.
+    """Probability that each pixel of a photo is visible facial skin: the first of
+    `skin_maps`.
+    """
+    return skin_maps(image, landmarks, tolerance)[0]
+
+
+def skin_maps(
+    image: np.ndarray, landmarks: np.ndarray, tolerance: float = 4.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where a photo shows the face's skin: what may be copied, and how skin-like it looks.
 
     Parameters
     ----------
@@ -41,9 +50,16 @@ def visible_skin(image: np.ndarray, landmarks: np.ndarray, tolerance: float = 4.
 
     Returns
     -------
-    numpy.ndarray
-        ``float32 (H, W)`` in [0, 1]; 0 outside the face oval, inside the eyes and the mouth
-        opening, and on pixels unlike the sampled skin.
+    visible : numpy.ndarray
+        ``float32 (H, W)`` in [0, 1]: the probability that each pixel is visible facial skin;
+        0 outside the face oval, inside the eyes and the mouth opening, and on pixels unlike
+        the sampled skin, except the face's own features and the lower face
+        (`_features_and_lower_face`), kept whatever their colour.
+    likeness : numpy.ndarray
+        ``float32 (H, W)`` in [0, 1]: the colour model alone, features and lower face
+        included: low on a beard, and on a strand of hair hanging over the cheek, which
+        `visible` keeps with the lower face. Between several references it tells which one
+        shows a region cleanest.
     """
     height, width = image.shape[:2]
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
@@ -68,12 +84,12 @@ def visible_skin(image: np.ndarray, landmarks: np.ndarray, tolerance: float = 4.
     # as clean skin (before the face's own features are added back)
     probability = cv2.erode(probability, np.ones((radius | 1, radius | 1), np.uint8))
 
-    probability = np.maximum(probability, _features_and_lower_face(landmarks, (height, width)))
     face = polygon_mask(landmarks[contour("face_oval")], (height, width))
     for hole in ("left_eye", "right_eye", "lips_inner"):
         face &= ~polygon_mask(landmarks[contour(hole)], (height, width))
-    probability *= face
-    return cv2.GaussianBlur(probability, (0, 0), max(1.0, radius / 4))
+    visible = np.maximum(probability, _features_and_lower_face(landmarks, (height, width)))
+    sigma = max(1.0, radius / 4)
+    return tuple(cv2.GaussianBlur(p * face, (0, 0), sigma) for p in (visible, probability))
 
 
 def _features_and_lower_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facecast.character.skin import visible_skin
+from facecast.character.skin import skin_maps
 from facecast.composite.light import masked_lowpass
 from facecast.mesh.frontal import frontal_points
 from facecast.mesh.regions import contour, eye_ring
@@ -34,6 +34,14 @@ SELECTION_SHARPNESS = 6.0
 #: Weight factor of every reference after the first: they fill in where the first is weak
 #: instead of averaging with it (averaging two expressions ghosts the mouth and eyes).
 SECONDARY_PRIORITY = 0.7
+#: Where several references show a region of the lower face (kept whatever its colour, for
+#: beards), the one whose pixels there look most like its skin is preferred: a strand of hair
+#: hanging over one photo's cheek is taken from a photo without it. The preference is the skin
+#: likeness smoothed over this share of the texture, from `UNCLEAN_FLOOR` (none of it
+#: skin-like) to 1; with `SELECTION_SHARPNESS` a region a quarter as clean weighs 4**6 times
+#: less, while a beard, as dark in every photo, keeps the first reference's.
+CLEAN_REGION = 1 / 64
+UNCLEAN_FLOOR = 0.25
 #: Texels that no reference shows as skin with at least this probability are refilled from
 #: their surroundings, so no trace of hair or glasses stays in the texture.
 CLEAN_COVERAGE = 0.5
@@ -133,12 +141,22 @@ def _unwrap(
     surface = slice(0, NUM_SURFACE_POINTS)
     raster = rasterize(uv[surface], landmarks[surface, :2], triangles, (0, 0, size, size))
     colour = sample(image.astype(np.float32) / 255.0, raster)
-    skin = sample(visible_skin(image, landmarks), raster)
+    visible, likeness = skin_maps(image, landmarks)
+    skin = sample(visible, raster)
     facing = triangle_facing(landmarks[surface], triangles)
     weight = np.where(raster.covered, facing[np.maximum(raster.triangle_index, 0)] ** 2, 0.0)
     weight = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), size / 128) * raster.covered
     seen = (skin * raster.covered).astype(np.float32)
-    return colour, (weight * skin).astype(np.float32), seen, weight.astype(np.float32)
+    selection = weight * skin * _cleanliness(sample(likeness, raster), size)
+    return colour, selection.astype(np.float32), seen, weight.astype(np.float32)
+
+
+def _cleanliness(likeness: np.ndarray, size: int) -> np.ndarray:
+    """``float32 (S, S)`` in [`UNCLEAN_FLOOR`, 1]: how cleanly a reference shows each region of
+    the face, from its skin `likeness` in texture space smoothed over `CLEAN_REGION` of the
+    texture, so that references are preferred region by region, never texel by texel."""
+    smooth = cv2.GaussianBlur(likeness.astype(np.float32), (0, 0), CLEAN_REGION * size)
+    return (UNCLEAN_FLOOR + (1.0 - UNCLEAN_FLOOR) * np.clip(smooth, 0.0, 1.0)).astype(np.float32)
 
 
 def _match_colour(

@@ -87,7 +87,14 @@ class CompositeSettings:
     eye widths; 20-frame sample, 4 characters x clips 1-2) brought the mean eye error from 0.011
     to 0.009 and the mouth error from 0.021 to 0.019 for +0.00-0.03 dlib distance to the
     character, retrieval still 100%. A mouth ring of 0.3 kept 0.01 more distance but a mouth
-    error of 0.020.
+    error of 0.020. A wider eye ring buys eye error with identity (2026-12-08; every 3rd of
+    the first 60 frames of clip3 x 042, clip2 x 024, clip4 x 042, clip1 x 024, clip1 x 004,
+    clip4 x 012): eye ring 0 / 0.6 / 1.2 / 1.8 gave mean eye error 0.0094 / 0.0096 / 0.0086 /
+    0.0079 and dlib distance to the character 0.491 (at 0.6) / 0.514 / 0.533 (1.8: clip1 x 024
+    retrieval 95%): the fine match copies the actor's lid and under-eye shading, which is
+    what moves dlib's lid points, so 0.6 stays. The eye error left on those pairs is a
+    constant per character (its sign and size follow the character across clips: 042 reads
+    0.004-0.017 more closed, 024 0.002-0.010 more open), not a failure to follow the actor.
     """
 
     light_scale: float = 0.12

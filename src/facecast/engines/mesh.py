@@ -69,7 +69,10 @@ UPPER_LIP = (82, 81, 80, 191, 13, 312, 311, 310, 415)
 #: lashes) kept from the plate with the eye opening. Measured (diagnostic on the first 60
 #: frames of weekly_address_clip1..4 x London 004/012/024/042, dlib): 0.3 / 0.5 / 0.7 give
 #: eye error 0.0093 / 0.0089 / 0.0090 mean (7 / 8 / 7 of 16 pairs within 0.008), mouth error
-#: 0.0183 / 0.0181 / 0.0183, dlib distance to the character 0.482 / 0.483 / 0.484.
+#: 0.0183 / 0.0181 / 0.0183, dlib distance to the character 0.482 / 0.483 / 0.484. The whole
+#: band (1.0) for the upper lids only, as for the upper lip (2026-12-08, same 16 pairs): eye
+#: error 0.0074 -> 0.0072 mean (12 -> 13 of 16 within), clip3's mean 0.0080 -> 0.0073 but
+#: clip2's 0.0077 -> 0.0085, distance 0.477 -> 0.483; not adopted.
 LID_EDGE = 0.5
 #: Softness (Gaussian sigma) of the kept regions' edge, as a share of the eye width.
 EDGE_SOFTNESS = 0.03
