@@ -11,11 +11,22 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from facecast.analysis.eyewear import bridge_line, lens_region
 from facecast.mesh.regions import contour
 
 #: Below the skin's median lightness (OpenCV 8-bit L, 0-255) by more than DARK_START, a pixel's
 #: skin probability falls, reaching 0 at DARK_START + DARK_RANGE (dark hair, glasses frames).
 DARK_START, DARK_RANGE = 45.0, 30.0
+#: A reference photo whose nose bridge carries a dark line stronger than this
+#: (`facecast.analysis.eyewear.bridge_line`, in [0, 1]) wears glasses. Measured: the Grace
+#: Hopper portrait (tortoiseshell frames) 0.086; without glasses the 32 London photos, the 4
+#: Canada photos and the 4 lisa photos 0.007-0.027. (Plates decide per track, from the median
+#: over many frames, at 0.03; one photo is noisier, hence the margin.)
+REF_GLASSES_THRESHOLD = 0.045
+#: How far around each eye (a share of the outer eye-corner distance) a reference's glasses
+#: are taken to reach, beyond `lens_region`: large frames' lower rims sit on the cheekbones
+#: (the Grace Hopper portrait's about 0.2 below the eyes), farther than a plate's frames need.
+REF_LENS_REACH = 0.32
 #: Landmarks at the centre of usually bare skin: cheeks, nose bridge and tip, chin.
 SKIN_SEED_POINTS = (50, 280, 6, 4, 199, 101, 330)
 
@@ -87,21 +98,56 @@ def skin_maps(
     face = polygon_mask(landmarks[contour("face_oval")], (height, width))
     for hole in ("left_eye", "right_eye", "lips_inner"):
         face &= ~polygon_mask(landmarks[contour(hole)], (height, width))
-    visible = np.maximum(probability, _features_and_lower_face(landmarks, (height, width)))
+    lenses = glasses_region(image, landmarks)
+    keep = _features_and_lower_face(landmarks, (height, width), brows=lenses is None)
+    visible = np.maximum(probability, keep)
+    if lenses is not None:  # frames, lens glare and tint are no skin, whatever their colour
+        visible, probability = visible * (1.0 - lenses), probability * (1.0 - lenses)
     sigma = max(1.0, radius / 4)
     return tuple(cv2.GaussianBlur(p * face, (0, 0), sigma) for p in (visible, probability))
 
 
-def _features_and_lower_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def glasses_region(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+    """Where a photo's glasses sit, if it shows glasses: ``float32 (H, W)`` in {0, 1}.
+
+    Both eyes and brows and the skin around them (`lens_region`: out to
+    `facecast.analysis.eyewear.LENS_REACH`, the bridge and the arms' strips to the temples, the
+    brows left out), and each eye grown by `REF_LENS_REACH` (the lower rims), for a
+    ``uint8 RGB (H, W, 3)`` photo whose nose bridge shows a frame (`bridge_line` above
+    `REF_GLASSES_THRESHOLD`); ``None`` for a photo without glasses. Frames can be any colour
+    (tortoiseshell reads as skin to the colour model) and lenses tint and mirror the skin
+    behind them, so the whole region is left out, not only the dark lines.
+    """
+    strength = bridge_line(image, landmarks)
+    if strength is None or strength <= REF_GLASSES_THRESHOLD:
+        return None
+    region, (x0, y0, x1, y1) = lens_region(landmarks, image.shape[:2])
+    mask = np.zeros(image.shape[:2], np.uint8)
+    mask[y0:y1, x0:x1] = region.astype(np.uint8)
+    eyes = np.zeros_like(mask)
+    for eye in ("left_eye", "right_eye"):
+        outline = np.round(landmarks[contour(eye), :2]).astype(np.int32)
+        cv2.fillConvexPoly(eyes, cv2.convexHull(outline), 1)
+    corners = float(np.linalg.norm(landmarks[263, :2] - landmarks[33, :2]))
+    size = 2 * max(1, round(REF_LENS_REACH * corners)) + 1
+    eyes = cv2.dilate(eyes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    return np.maximum(mask, eyes).astype(np.float32)
+
+
+def _features_and_lower_face(
+    landmarks: np.ndarray, shape: tuple[int, int], brows: bool = True
+) -> np.ndarray:
     """``float32 (H, W)``: 1 where the face's own dark or coloured features are, else 0.
 
     Brows, lashes and lips are not skin-coloured but belong to the person, and a beard is part
     of the lower face, where hair and glasses do not fall; these regions are kept whatever their
-    colour. Occluders are looked for only on the forehead, temples and around the eyes.
+    colour. Occluders are looked for only on the forehead, temples and around the eyes. Without
+    `brows` (a photo with glasses, whose top bar can lie along them) the brows are judged by
+    colour like the skin around them.
     """
     eye_width = float(np.linalg.norm(landmarks[33, :2] - landmarks[133, :2]))
     keep = np.zeros(shape, np.uint8)
-    for brow in ("left_eyebrow", "right_eyebrow"):
+    for brow in ("left_eyebrow", "right_eyebrow") if brows else ():
         hull = cv2.convexHull(np.round(landmarks[contour(brow), :2]).astype(np.int32))
         cv2.fillConvexPoly(keep, hull, 1)
     for eye in ("left_eye", "right_eye"):
