@@ -24,8 +24,10 @@ DARK_START, DARK_RANGE = 45.0, 30.0
 #: over many frames, at 0.03; one photo is noisier, hence the margin.)
 REF_GLASSES_THRESHOLD = 0.045
 #: How far around each eye (a share of the outer eye-corner distance) a reference's glasses
-#: are taken to reach, beyond `lens_region`: large frames' lower rims sit on the cheekbones
-#: (the Grace Hopper portrait's about 0.2 below the eyes), farther than a plate's frames need.
+#: are taken to reach, beyond `lens_region`: large frames' lower rims sit on the cheekbones,
+#: farther than a plate's frames need. On the Grace Hopper portrait 0.24 still left a light arc
+#: of the rims on the cheeks of the swap; 0.32 none; 0.40 left holes wider than the texture's
+#: fill reaches (black texels at the eye corners, hidden by the coverage but not needed).
 REF_LENS_REACH = 0.32
 #: Landmarks at the centre of usually bare skin: cheeks, nose bridge and tip, chin.
 SKIN_SEED_POINTS = (50, 280, 6, 4, 199, 101, 330)
