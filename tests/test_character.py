@@ -290,6 +290,14 @@ def test_a_references_glasses_are_left_out_of_the_texture(tmp_path, data):
     # before: median weight 0.78, 62% of these texels above 0.5 (now 0.0 and 11%)
     assert np.median(texture.weight[on_frames]) < 0.05
     assert np.mean(texture.weight[on_frames] > 0.5) < 0.2
+    assert hopper.refs[0].glasses and load_character(hopper.path).refs[0].glasses
+    from conftest import run_facecast
+
+    told = run_facecast(
+        "character", "create", tmp_path / "cli", "--ref", path, "--consent", consent_file(tmp_path)
+    )
+    assert told.returncode == 0, told.stderr
+    assert "reference(s) with glasses grace_hopper_512x512.jpg" in told.stdout
     # no false alarm on photos without glasses (their bridges read 0.007-0.027, the cut 0.045)
     with FaceAnalyzer(static_images=True) as analyzer:
         for name in ("london/004/neutral.jpg", "london/012/smiling.jpg", "lisa/lisa1.jpg"):

@@ -28,6 +28,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from facecast.character.consent import ConsentRecord, load_consent
+from facecast.character.skin import shows_glasses
 from facecast.character.texture import FaceTexture, build_texture
 from facecast.errors import CharacterError, FaceNotFoundError
 from facecast.media import read_image, write_image
@@ -60,6 +61,9 @@ class ReferencePhoto:
     monochrome
         A black-and-white photo: it gave the texture tone and detail, not colour
         (`facecast.character.texture.MONOCHROME_CHROMA`).
+    glasses
+        The face wears glasses: the region of the glasses gave the texture nothing
+        (`facecast.character.skin.glasses_region`).
     """
 
     file: str
@@ -67,6 +71,7 @@ class ReferencePhoto:
     sha256: str
     pose: tuple[float, float, float]
     monochrome: bool = False
+    glasses: bool = False
 
 
 @dataclass
@@ -264,7 +269,8 @@ def create_character(
         write_image(temp / f"thumbs/ref_{rank:02d}.jpg", _thumbnail(images[rank], landmarks[rank]))
         pose = tuple(round(float(v), 2) for v in loaded[index][2])
         grey = texture.monochrome[rank]
-        refs.append(ReferencePhoto(file, source.name, ref_hashes[index], pose, grey))
+        glasses = shows_glasses(images[rank], landmarks[rank])
+        refs.append(ReferencePhoto(file, source.name, ref_hashes[index], pose, grey, glasses))
     _write_arrays(temp, texture, np.stack(landmarks), frontal.astype(np.float32))
     manifest = {
         "format": FORMAT_NAME,

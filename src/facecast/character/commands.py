@@ -49,6 +49,12 @@ def create_command(
             f"black-and-white reference(s) {', '.join(monochrome)}: tone and detail only; "
             f"the skin's colour comes from {colour_from}"
         )
+    if glasses := [ref.source_name for ref in character.refs if ref.glasses]:
+        typer.echo(
+            f"reference(s) with glasses {', '.join(glasses)}: the region of the glasses is left "
+            "out of the texture (taken from the other references where they show it, else the "
+            "actor's own skin shows there, relit)"
+        )
     typer.echo(f"wrote {folder}")
 
 
@@ -72,6 +78,7 @@ def show_command(
     for ref in character.refs:
         yaw, pitch, _roll = ref.pose
         grey = ", black-and-white: tone only" if ref.monochrome else ""
+        grey += ", glasses: their region left out" if ref.glasses else ""
         typer.echo(
             f"ref: {ref.file} from {ref.source_name} (yaw {yaw:+.0f}, pitch {pitch:+.0f}{grey})"
         )

@@ -109,19 +109,25 @@ def skin_maps(
     return tuple(cv2.GaussianBlur(p * face, (0, 0), sigma) for p in (visible, probability))
 
 
+def shows_glasses(image: np.ndarray, landmarks: np.ndarray) -> bool:
+    """Whether a ``uint8 RGB (H, W, 3)`` photo's face (``(478, 3)`` mesh points in pixels)
+    wears glasses: a frame across the nose bridge (`bridge_line` above
+    `REF_GLASSES_THRESHOLD`)."""
+    strength = bridge_line(image, landmarks)
+    return strength is not None and strength > REF_GLASSES_THRESHOLD
+
+
 def glasses_region(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
     """Where a photo's glasses sit, if it shows glasses: ``float32 (H, W)`` in {0, 1}.
 
     Both eyes and brows and the skin around them (`lens_region`: out to
     `facecast.analysis.eyewear.LENS_REACH`, the bridge and the arms' strips to the temples, the
     brows left out), and each eye grown by `REF_LENS_REACH` (the lower rims), for a
-    ``uint8 RGB (H, W, 3)`` photo whose nose bridge shows a frame (`bridge_line` above
-    `REF_GLASSES_THRESHOLD`); ``None`` for a photo without glasses. Frames can be any colour
-    (tortoiseshell reads as skin to the colour model) and lenses tint and mirror the skin
-    behind them, so the whole region is left out, not only the dark lines.
+    ``uint8 RGB (H, W, 3)`` photo that `shows_glasses`; ``None`` for a photo without glasses.
+    Frames can be any colour (tortoiseshell reads as skin to the colour model) and lenses tint
+    and mirror the skin behind them, so the whole region is left out, not only the dark lines.
     """
-    strength = bridge_line(image, landmarks)
-    if strength is None or strength <= REF_GLASSES_THRESHOLD:
+    if not shows_glasses(image, landmarks):
         return None
     region, (x0, y0, x1, y1) = lens_region(landmarks, image.shape[:2])
     mask = np.zeros(image.shape[:2], np.uint8)
