@@ -29,6 +29,22 @@ def consent_file(folder: Path, text: str = VALID, name: str = "consent.toml") ->
     return path
 
 
+def in_texture(character, ref_index: int, photo_mask: np.ndarray) -> np.ndarray:
+    """``bool (S, S)``: the texels of `character`'s texture that reference `ref_index` sees
+    inside ``photo_mask (H, W)`` (the reference photo's pixels, > 0 inside)."""
+    from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
+    from facecast.mesh.warp import rasterize, sample
+
+    texture, surface = character.texture, slice(0, NUM_SURFACE_POINTS)
+    raster = rasterize(
+        texture.uv[surface],
+        character.ref_landmarks[ref_index][surface, :2],
+        mesh_triangles(),
+        (0, 0, texture.size, texture.size),
+    )
+    return (sample(photo_mask.astype(np.float32), raster) > 0.99) & raster.covered
+
+
 @pytest.fixture(scope="module")
 def character(tmp_path_factory):
     from conftest import find_data
@@ -188,8 +204,6 @@ def test_character_needs_consent(tmp_path, data):
 def test_hair_over_the_forehead_is_left_out_of_the_texture(tmp_path, data):
     """A fringe painted over a real photo's forehead: the texture must not carry it."""
     from facecast.analysis import FaceAnalyzer
-    from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
-    from facecast.mesh.warp import rasterize, sample
 
     photo = read_image(data("faces/london/004/neutral.jpg")).copy()
     with FaceAnalyzer(static_images=True) as analyzer:
@@ -208,15 +222,7 @@ def test_hair_over_the_forehead_is_left_out_of_the_texture(tmp_path, data):
     )
     hairy = create_character(tmp_path / "hairy", [path], consent_file(tmp_path))
     # where the painted fringe lands in texture space
-    size, surface = hairy.texture.size, slice(0, NUM_SURFACE_POINTS)
-    raster = rasterize(
-        hairy.texture.uv[surface],
-        hairy.ref_landmarks[0][surface, :2],
-        mesh_triangles(),
-        (0, 0, size, size),
-    )
-    covered = sample(fringe, raster) > 0.99
-    seen = covered & (clean.texture.weight > 0.2)
+    seen = in_texture(hairy, 0, fringe) & (clean.texture.weight > 0.2)
     assert seen.sum() > 500
     assert np.median(hairy.texture.weight[seen]) < 0.05
     # what fills it is skin-bright, not the hair's dark brown
@@ -230,8 +236,6 @@ def test_hair_over_one_photos_cheek_is_taken_from_a_photo_without_it(tmp_path, d
     from the second photo where it sees the cheek well. Before, 55% of the strand texels stayed
     as dark as the strands (a dark purple streak down the side of every swapped face); now
     39%: the rest of them are dark in the second photo too, at the edge of the face."""
-    from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
-    from facecast.mesh.warp import rasterize, sample
 
     strands_photo, bare_photo = data("faces/lisa/lisa1.jpg"), data("faces/lisa/lisa2.jpg")
     both = create_character(tmp_path / "both", [strands_photo, bare_photo], consent_file(tmp_path))
@@ -247,14 +251,8 @@ def test_hair_over_one_photos_cheek_is_taken_from_a_photo_without_it(tmp_path, d
     below_nose = rows > points[195, 1]
     strands = beside & below_nose & (lightness < np.median(lightness[below_nose]) - 30)
     # ... where they land in the character's texture
-    texture, surface = both.texture, slice(0, NUM_SURFACE_POINTS)
-    raster = rasterize(
-        texture.uv[surface],
-        points[surface, :2],
-        mesh_triangles(),
-        (0, 0, texture.size, texture.size),
-    )
-    landed = (sample(strands.astype(np.float32), raster) > 0.99) & (texture.weight > 0.5)
+    texture = both.texture
+    landed = in_texture(both, index, strands) & (texture.weight > 0.5)
     assert landed.sum() > 500
     merged = cv2.cvtColor(texture.image, cv2.COLOR_RGB2Lab)[..., 0]
     skin = np.median(merged[texture.weight > 0.5])
@@ -271,21 +269,13 @@ def test_a_references_glasses_are_left_out_of_the_texture(tmp_path, data):
     from facecast.analysis import FaceAnalyzer
     from facecast.analysis.eyewear import frame_mask
     from facecast.character.skin import glasses_region
-    from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
-    from facecast.mesh.warp import rasterize, sample
 
     path = data("faces/portraits/grace_hopper_512x512.jpg")
     hopper = create_character(tmp_path / "hopper", [path], consent_file(tmp_path))
     photo, points = hopper.reference_images()[0], hopper.ref_landmarks[0]
     frames = frame_mask(photo, points) > 0.5  # the dark lines: top bar and arms
-    texture, surface = hopper.texture, slice(0, NUM_SURFACE_POINTS)
-    raster = rasterize(
-        texture.uv[surface],
-        points[surface, :2],
-        mesh_triangles(),
-        (0, 0, texture.size, texture.size),
-    )
-    on_frames = (sample(frames.astype(np.float32), raster) > 0.99) & raster.covered
+    texture = hopper.texture
+    on_frames = in_texture(hopper, 0, frames)
     assert on_frames.sum() > 300
     # before: median weight 0.78, 62% of these texels above 0.5 (now 0.0 and 11%)
     assert np.median(texture.weight[on_frames]) < 0.05
@@ -313,8 +303,6 @@ def test_highlight_enclosed_by_skin_is_kept_as_photographed(tmp_path, data):
     import cv2
 
     from facecast.analysis import FaceAnalyzer
-    from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
-    from facecast.mesh.warp import rasterize, sample
 
     photo = read_image(data("faces/london/004/neutral.jpg")).copy()
     with FaceAnalyzer(static_images=True) as analyzer:
@@ -328,14 +316,7 @@ def test_highlight_enclosed_by_skin_is_kept_as_photographed(tmp_path, data):
     path = tmp_path / "highlight.png"
     write_image(path, photo)
     shiny = create_character(tmp_path / "shiny", [path], consent_file(tmp_path))
-    size, surface = shiny.texture.size, slice(0, NUM_SURFACE_POINTS)
-    raster = rasterize(
-        shiny.texture.uv[surface],
-        shiny.ref_landmarks[0][surface, :2],
-        mesh_triangles(),
-        (0, 0, size, size),
-    )
-    covered = sample(spot, raster) > 0.99
+    covered = in_texture(shiny, 0, spot)
     assert covered.sum() > 50
     assert np.median(shiny.texture.weight[covered]) > 0.95
     assert shiny.texture.image[covered].mean() > 0.9  # the highlight itself, not a skin fill
@@ -347,24 +328,17 @@ def test_lids_are_kept_as_photographed(tmp_path, data):
     opening, out to the next ring of landmarks, the texture is the photo itself at full
     weight."""
     from facecast.character.texture import _lid_band
-    from facecast.mesh.triangles import NUM_SURFACE_POINTS, mesh_triangles
-    from facecast.mesh.warp import rasterize
 
     path = data("faces/london/004/neutral.jpg")
     single = create_character(tmp_path / "single", [path], consent_file(tmp_path))
-    texture, surface = single.texture, slice(0, NUM_SURFACE_POINTS)
-    raster = rasterize(
-        texture.uv[surface],
-        single.ref_landmarks[0][surface, :2],
-        mesh_triangles(),
-        (0, 0, texture.size, texture.size),
-    )
-    band = _lid_band(texture.uv, texture.size) & raster.covered
+    texture = single.texture
+    seen = in_texture(single, 0, np.ones(single.reference_images()[0].shape[:2]))
+    band = _lid_band(texture.uv, texture.size) & seen
     assert band.sum() > 500
     assert np.all(texture.weight[band] == 1.0)
     # the band holds the lashes: far darker texels than the skin fill could give
     lightness = texture.image.mean(axis=2)
-    assert np.percentile(lightness[band], 5) < 0.6 * np.median(lightness[raster.covered])
+    assert np.percentile(lightness[band], 5) < 0.6 * np.median(lightness[seen])
 
 
 def test_rejected_patch_beside_one_eye_is_kept_but_not_one_across_both(character):
