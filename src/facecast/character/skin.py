@@ -40,13 +40,6 @@ def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return mask.astype(bool)
 
 
-def visible_skin(image: np.ndarray, landmarks: np.ndarray, tolerance: float = 4.0) -> np.ndarray:
-    """Probability that each pixel of a photo is visible facial skin: the first of
-    `skin_maps`.
-    """
-    return skin_maps(image, landmarks, tolerance)[0]
-
-
 def skin_maps(
     image: np.ndarray, landmarks: np.ndarray, tolerance: float = 4.0
 ) -> tuple[np.ndarray, np.ndarray]:
