@@ -291,3 +291,8 @@ def test_help_and_usage_errors_read_in_an_80_column_terminal():
     errors = [line for line in missing.stderr.splitlines() if line.startswith("Error:")]
     assert missing.returncode == 2 and errors == ["Error: Missing option '--character'."]
     assert "╭" not in missing.stderr
+    # arguments are named as the summaries name them (PLATE), not as Python does (plate)
+    assert "Usage: facecast swap [OPTIONS] {PLATE}" in run("swap", "--help").stdout.replace(
+        "python -m facecast", "facecast"
+    )
+    assert "Error: Missing argument 'PLATE'." in run("swap").stderr

@@ -16,7 +16,9 @@ def register(app: typer.Typer) -> None:
 
 
 def swap_command(
-    plate: Annotated[Path, typer.Argument(help="Video file or image-sequence folder.")],
+    plate: Annotated[
+        Path, typer.Argument(help="Video file or image-sequence folder.", metavar="PLATE")
+    ],
     character: Annotated[Path, typer.Option(help="Character folder (facecast character create).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output video or folder.")],
     track: Annotated[int | None, typer.Option(help="Swap only this track id.")] = None,

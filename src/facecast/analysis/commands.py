@@ -30,7 +30,9 @@ def register(app: typer.Typer) -> None:
 
 
 def analyze_command(
-    plate: Annotated[Path, typer.Argument(help="Video file or image-sequence folder.")],
+    plate: Annotated[
+        Path, typer.Argument(help="Video file or image-sequence folder.", metavar="PLATE")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the results.")],
     debug_video: Annotated[
         bool, typer.Option("--debug-video/--no-debug-video", help="Also write debug.mp4.")

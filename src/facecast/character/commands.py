@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
 
 @character_app.command("create")
 def create_command(
-    folder: Annotated[Path, typer.Argument(help="Character folder to create (its id).")],
+    folder: Annotated[
+        Path, typer.Argument(help="Character folder to create (its id).", metavar="FOLDER")
+    ],
     ref: Annotated[
         list[Path],
         typer.Option("--ref", help="Reference photo (repeat, 1-20).", show_default=False),
@@ -60,7 +62,7 @@ def create_command(
 
 @character_app.command("show")
 def show_command(
-    folder: Annotated[Path, typer.Argument(help="Character folder.")],
+    folder: Annotated[Path, typer.Argument(help="Character folder.", metavar="FOLDER")],
 ) -> None:
     """Validate a character folder and print what it holds."""
     from facecast.character.asset import load_character

@@ -24,7 +24,10 @@ def register(app: typer.Typer) -> None:
 def extract_command(
     sources: Annotated[
         list[Path],
-        typer.Argument(help="Plates (video files), photos or photo folders, or character folders."),
+        typer.Argument(
+            help="Plates (video files), photos or photo folders, or character folders.",
+            metavar="SOURCES",
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="New faceset folder.")],
     size: Annotated[int, typer.Option(help="Crop side in pixels (64-1024).")] = 256,

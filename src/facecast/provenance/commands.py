@@ -21,7 +21,9 @@ def register(app: typer.Typer) -> None:
 
 
 def verify(
-    path: Annotated[Path, typer.Argument(help="Video, image or image-sequence folder.")],
+    path: Annotated[
+        Path, typer.Argument(help="Video, image or image-sequence folder.", metavar="PATH")
+    ],
     trust: Annotated[
         Path | None, typer.Option("--trust", help="PEM file of CA certificates to trust.")
     ] = None,

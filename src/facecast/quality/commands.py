@@ -19,7 +19,10 @@ def register(app: typer.Typer) -> None:
 
 def report(
     output: Annotated[
-        Path, typer.Argument(help="The rendered shot (video or image-sequence folder).")
+        Path,
+        typer.Argument(
+            help="The rendered shot (video or image-sequence folder).", metavar="OUTPUT"
+        ),
     ],
     plate: Annotated[Path, typer.Option("--plate", help="The original shot it was rendered from.")],
     character: Annotated[Path, typer.Option("--character", help="The character asset folder.")],
