@@ -28,7 +28,6 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from facecast.character.consent import ConsentRecord, load_consent
-from facecast.character.skin import shows_glasses
 from facecast.character.texture import FaceTexture, build_texture
 from facecast.errors import CharacterError, FaceNotFoundError
 from facecast.media import read_image, write_image
@@ -63,7 +62,7 @@ class ReferencePhoto:
         (`facecast.character.texture.MONOCHROME_CHROMA`).
     glasses
         The face wears glasses: the region of the glasses gave the texture nothing
-        (`facecast.character.skin.glasses_region`).
+        (`facecast.character.skin.shows_glasses`).
     """
 
     file: str
@@ -269,7 +268,7 @@ def create_character(
         write_image(temp / f"thumbs/ref_{rank:02d}.jpg", _thumbnail(images[rank], landmarks[rank]))
         pose = tuple(round(float(v), 2) for v in loaded[index][2])
         grey = texture.monochrome[rank]
-        glasses = shows_glasses(images[rank], landmarks[rank])
+        glasses = texture.glasses[rank]
         refs.append(ReferencePhoto(file, source.name, ref_hashes[index], pose, grey, glasses))
     _write_arrays(temp, texture, np.stack(landmarks), frontal.astype(np.float32))
     manifest = {
@@ -353,6 +352,7 @@ def load_character(folder: str | Path) -> Character:
         weight.astype(np.float32) / 65535.0,
         arrays["uv"],
         tuple(r.monochrome for r in refs),
+        tuple(r.glasses for r in refs),
     )
     _check_shapes(folder, texture, arrays, len(refs))
     return Character(

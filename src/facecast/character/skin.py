@@ -41,7 +41,7 @@ def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def skin_maps(
-    image: np.ndarray, landmarks: np.ndarray, tolerance: float = 4.0
+    image: np.ndarray, landmarks: np.ndarray, glasses: bool = False, tolerance: float = 4.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where a photo shows the face's skin: what may be copied, and how skin-like it looks.
 
@@ -51,6 +51,10 @@ def skin_maps(
         ``uint8 RGB (H, W, 3)``.
     landmarks
         ``float (478, 3)`` mesh points in pixels.
+    glasses
+        The face wears glasses (`shows_glasses`): their region (`glasses_region`) is no skin,
+        whatever its colour, and the brows are judged by colour (the top bar can lie along
+        them).
     tolerance
         Mahalanobis distance (in Lab) at which a pixel's skin probability falls to about 0.5.
 
@@ -93,10 +97,10 @@ def skin_maps(
     face = polygon_mask(landmarks[contour("face_oval")], (height, width))
     for hole in ("left_eye", "right_eye", "lips_inner"):
         face &= ~polygon_mask(landmarks[contour(hole)], (height, width))
-    lenses = glasses_region(image, landmarks)
-    keep = _features_and_lower_face(landmarks, (height, width), brows=lenses is None)
+    keep = _features_and_lower_face(landmarks, (height, width), brows=not glasses)
     visible = np.maximum(probability, keep)
-    if lenses is not None:  # frames, lens glare and tint are no skin, whatever their colour
+    if glasses:  # frames, lens glare and tint are no skin, whatever their colour
+        lenses = glasses_region(landmarks, (height, width))
         visible, probability = visible * (1.0 - lenses), probability * (1.0 - lenses)
     sigma = max(1.0, radius / 4)
     return tuple(cv2.GaussianBlur(p * face, (0, 0), sigma) for p in (visible, probability))
@@ -110,20 +114,17 @@ def shows_glasses(image: np.ndarray, landmarks: np.ndarray) -> bool:
     return strength is not None and strength > REF_GLASSES_THRESHOLD
 
 
-def glasses_region(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
-    """Where a photo's glasses sit, if it shows glasses: ``float32 (H, W)`` in {0, 1}.
+def glasses_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Where a photo's glasses sit: ``float32 (H, W)`` in {0, 1} for a photo of ``shape``.
 
     Both eyes and brows and the skin around them (`lens_region`: out to
     `facecast.analysis.eyewear.LENS_REACH`, the bridge and the arms' strips to the temples, the
-    brows left out), and each eye grown by `REF_LENS_REACH` (the lower rims), for a
-    ``uint8 RGB (H, W, 3)`` photo that `shows_glasses`; ``None`` for a photo without glasses.
-    Frames can be any colour (tortoiseshell reads as skin to the colour model) and lenses tint
-    and mirror the skin behind them, so the whole region is left out, not only the dark lines.
+    brows left out), and each eye grown by `REF_LENS_REACH` (the lower rims). Frames can be
+    any colour (tortoiseshell reads as skin to the colour model) and lenses tint and mirror
+    the skin behind them, so the whole region is left out, not only the dark lines.
     """
-    if not shows_glasses(image, landmarks):
-        return None
-    region, (x0, y0, x1, y1) = lens_region(landmarks, image.shape[:2])
-    mask = np.zeros(image.shape[:2], np.uint8)
+    region, (x0, y0, x1, y1) = lens_region(landmarks, shape)
+    mask = np.zeros(shape, np.uint8)
     mask[y0:y1, x0:x1] = region.astype(np.uint8)
     eyes = np.zeros_like(mask)
     for eye in ("left_eye", "right_eye"):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facecast.character.skin import skin_maps
+from facecast.character.skin import shows_glasses, skin_maps
 from facecast.composite.light import masked_lowpass
 from facecast.mesh.frontal import frontal_points
 from facecast.mesh.regions import contour, eye_ring
@@ -86,12 +86,16 @@ class FaceTexture:
     monochrome
         Per reference (in build order): True for a black-and-white photo, which gave the
         texture its tone but not its colour (`MONOCHROME_CHROMA`).
+    glasses
+        Per reference: True for a face wearing glasses, whose region gave the texture nothing
+        (`facecast.character.skin.shows_glasses`).
     """
 
     image: np.ndarray
     weight: np.ndarray
     uv: np.ndarray
     monochrome: tuple[bool, ...] = ()
+    glasses: tuple[bool, ...] = ()
 
     @property
     def size(self) -> int:
@@ -128,9 +132,9 @@ def triangle_facing(landmarks: np.ndarray, triangles: np.ndarray) -> np.ndarray:
 
 
 def _unwrap(
-    image: np.ndarray, landmarks: np.ndarray, uv: np.ndarray, size: int
+    image: np.ndarray, landmarks: np.ndarray, uv: np.ndarray, size: int, glasses: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Warp one reference into texture space.
+    """Warp one reference (wearing `glasses` or not) into texture space.
 
     Returns ``float32 (S, S, 3)`` colour in [0, 1]; ``float32 (S, S)`` selection weight in
     [0, 1] (how squarely and how clearly the photo sees each texel); ``float32 (S, S)``
@@ -141,7 +145,7 @@ def _unwrap(
     surface = slice(0, NUM_SURFACE_POINTS)
     raster = rasterize(uv[surface], landmarks[surface, :2], triangles, (0, 0, size, size))
     colour = sample(image.astype(np.float32) / 255.0, raster)
-    visible, likeness = skin_maps(image, landmarks)
+    visible, likeness = skin_maps(image, landmarks, glasses)
     skin = sample(visible, raster)
     facing = triangle_facing(landmarks[surface], triangles)
     weight = np.where(raster.covered, facing[np.maximum(raster.triangle_index, 0)] ** 2, 0.0)
@@ -218,7 +222,11 @@ def build_texture(
         raise ValueError(f"need matching images and landmarks, got {len(images)}/{len(landmarks)}")
     uv = texture_layout(landmarks[0], size)
     pairs = zip(images, landmarks, strict=True)
-    unwrapped = [_unwrap(image, points, uv, size) for image, points in pairs]
+    glasses = tuple(shows_glasses(image, points) for image, points in pairs)
+    unwrapped = [
+        _unwrap(image, points, uv, size, worn)
+        for image, points, worn in zip(images, landmarks, glasses, strict=True)
+    ]
     colours = [colour for colour, *_ in unwrapped]
     weights = [weight for _, weight, *_ in unwrapped]
     visible = [seen for *_, seen, _ in unwrapped]
@@ -250,7 +258,7 @@ def build_texture(
             uv,
         )
     weight = np.where(lids, 1.0, coverage).astype(np.float32)
-    return FaceTexture(merged, weight, uv, monochrome)
+    return FaceTexture(merged, weight, uv, monochrome, glasses)
 
 
 def _matched(
