@@ -24,7 +24,6 @@ import av
 
 from facecast.errors import MediaError
 from facecast.media import dpx, labels
-from facecast.media.labels import LABELLED_SUFFIXES
 from facecast.media.sequence import exr_attributes, list_sequence
 from facecast.provenance.credentials import (
     CredentialsResult,
@@ -156,7 +155,7 @@ def read_label(path: str | Path) -> str | None:
             return str(exr_attributes(first).get("comments", "")) or None
         if suffix == ".dpx":
             return dpx.read_header(first).creator or None
-        if suffix in LABELLED_SUFFIXES:
+        if suffix in labels.LABELLED_SUFFIXES:
             label = labels.read_label(first)
             source = label.source_type and label.source_type.rsplit("/", 1)[-1]
             note = f" [XMP digital source type: {source}]" if source else ""
