@@ -87,3 +87,54 @@ def bare_swap(plate: Path, character: Path, output: Path, **options):
 
     settings = RenderSettings(watermark=False, hands=False)
     return render_shot(plate, character, output, progress=False, settings=settings, **options)
+
+
+@pytest.fixture(scope="session")
+def street_hand() -> tuple[np.ndarray, np.ndarray]:
+    """A real hand: the street plate's frame 60 (``uint8 (480, 640, 3)``, a woman's raised hand
+    holding a stick) and that hand's ``float32 (21, 2)`` keypoints."""
+    from facecast.analysis import HandDetector
+    from facecast.media import open_plate
+
+    plate = open_plate(find_data("plates/street_group_3s.mp4"))
+    frame = next(f for i, f in enumerate(plate.frames()) if i == 60)
+    with HandDetector(max_hands=4, static_images=True) as detector:
+        hands = detector.detect(frame)
+    assert hands, "the street plate's raised hand should be found"
+    return frame, hands[0]
+
+
+def paste_hand(
+    frames: list[np.ndarray],
+    street_hand: tuple[np.ndarray, np.ndarray],
+    share: float,
+    spot: dict[int, float],
+    drift: tuple[float, float] = (0.0, 0.0),
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Paste the street hand in front of the face of `frames` (``uint8 (H, W, 3)``, the first
+    holding the face), `share` of the face's width in size (`hand_size`), centred on the mix of
+    face landmarks `spot` (index: weight) and moving by `drift` pixels a frame: the new frames,
+    the paste's alpha ``float32 (H, W)`` and the hand's keypoints ``float32 (21, 2)`` in each."""
+    import cv2
+
+    from facecast.analysis import FaceAnalyzer, hand_mask
+    from facecast.analysis.masks import hand_size
+
+    street, hand = street_hand
+    cut = hand_mask([hand], street.shape[:2], dilate_px=8.0, feather_px=4.0)  # set by eye
+    with FaceAnalyzer(static_images=True) as analyzer:
+        face = analyzer.detect(frames[0])[0]
+    scale = share * float(face.bbox[2] - face.bbox[0]) / hand_size(hand)
+    centre = sum(weight * face.landmarks[index, :2] for index, weight in spot.items())
+    size = (frames[0].shape[1], frames[0].shape[0])
+    pasted, alphas, keypoints = [], [], []
+    for index, frame in enumerate(frames):
+        shift = centre - hand.mean(axis=0) * scale + index * np.float32(drift)
+        move = np.float32([[scale, 0, shift[0]], [0, scale, shift[1]]])
+        pixels = cv2.warpAffine(street, move, size, flags=cv2.INTER_CUBIC)
+        alpha = cv2.warpAffine(cut, move, size, flags=cv2.INTER_LINEAR)
+        blended = frame * (1 - alpha[..., None]) + pixels * alpha[..., None]
+        pasted.append(np.round(blended).astype(np.uint8))
+        alphas.append(alpha)
+        keypoints.append((hand * scale + shift).astype(np.float32))
+    return pasted, alphas, keypoints

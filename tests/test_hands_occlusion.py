@@ -15,10 +15,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
-from facecast.analysis import FaceAnalyzer, HandDetector, analyze_plate, hand_mask
-from facecast.analysis.masks import hand_size
+from conftest import paste_hand
+from facecast.analysis import analyze_plate, hand_mask
 from facecast.character.asset import create_character
 from facecast.media import VideoWriter, open_plate
 from facecast.render import RenderSettings, render_shot
@@ -28,19 +27,6 @@ FRAMES = 8
 #: The pasted hand's size (`hand_size`) as a share of the face's width (a palm is about half
 #: as wide as a face).
 HAND_TO_FACE = 0.45
-
-
-@pytest.fixture(scope="module")
-def street_hand() -> tuple[np.ndarray, np.ndarray]:
-    """The street plate's frame 60 (``uint8 (480, 640, 3)``) and its first hand's keypoints."""
-    from conftest import find_data
-
-    plate = open_plate(find_data("plates/street_group_3s.mp4"))
-    frame = next(f for i, f in enumerate(plate.frames()) if i == 60)
-    with HandDetector(max_hands=4, static_images=True) as detector:
-        hands = detector.detect(frame)
-    assert hands, "the street plate's raised hand should be found"
-    return frame, hands[0]
 
 
 def test_hand_mask_covers_the_same_part_of_a_hand_at_any_resolution(street_hand):
@@ -62,29 +48,6 @@ def test_hand_mask_covers_the_same_part_of_a_hand_at_any_resolution(street_hand)
     assert 0 < small.mean() < 0.05
 
 
-def _pasted_hand(frames: list[np.ndarray], street_hand) -> tuple[list, list, list]:
-    """Paste the street hand over the cheek of `frames` (``uint8 (H, W, 3)``, the first
-    holding the face): the new frames, the paste's alpha ``float32 (H, W)`` and the hand's
-    keypoints ``float32 (21, 2)`` in each."""
-    street, hand = street_hand
-    cut = hand_mask([hand], street.shape[:2], dilate_px=8.0, feather_px=4.0)  # set by eye
-    with FaceAnalyzer(static_images=True) as analyzer:
-        face = analyzer.detect(frames[0])[0]
-    scale = HAND_TO_FACE * float(face.bbox[2] - face.bbox[0]) / hand_size(hand)
-    cheek = 0.4 * face.landmarks[234, :2] + 0.6 * face.landmarks[1, :2]
-    size = (frames[0].shape[1], frames[0].shape[0])
-    pasted, alphas, keypoints = [], [], []
-    for index, frame in enumerate(frames):
-        shift = cheek - hand.mean(axis=0) * scale + np.float32([3 * index, -2 * index])
-        move = np.float32([[scale, 0, shift[0]], [0, scale, shift[1]]])
-        pixels = cv2.warpAffine(street, move, size, flags=cv2.INTER_CUBIC)
-        alpha = cv2.warpAffine(cut, move, size, flags=cv2.INTER_LINEAR)
-        pasted.append(np.round(frame * (1 - alpha[..., None]) + pixels * alpha[..., None]))
-        alphas.append(alpha)
-        keypoints.append((hand * scale + shift).astype(np.float32))
-    return [p.astype(np.uint8) for p in pasted], alphas, keypoints
-
-
 def _write(frames: list[np.ndarray], fps, path: Path) -> Path:
     height, width = frames[0].shape[:2]
     with VideoWriter(path, width, height, fps, codec="ffv1") as writer:
@@ -104,7 +67,9 @@ def test_hand_over_the_face_stays_the_plates_and_does_not_light_the_face(
     character's brow) and 1.01 (p99 10) elsewhere; the scaled mask alone: 1.33 (p99 12)."""
     source = open_plate(data("plates/weekly_address_clip1.mp4"))
     bare = [f for _, f in zip(range(FRAMES), source.frames(), strict=False)]
-    with_hand, alphas, keypoints = _pasted_hand(bare, street_hand)
+    with_hand, alphas, keypoints = paste_hand(
+        bare, street_hand, HAND_TO_FACE, {234: 0.4, 1: 0.6}, drift=(3, -2)
+    )
     fps = source.info.fps
     plates = {
         "hand": _write(with_hand, fps, tmp_path / "hand.mkv"),

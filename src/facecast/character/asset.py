@@ -28,6 +28,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from facecast.character.consent import ConsentRecord, load_consent
+from facecast.character.skin import hands_over_face
 from facecast.character.texture import FaceTexture, build_texture
 from facecast.errors import CharacterError, FaceNotFoundError
 from facecast.media import read_image, write_image
@@ -37,6 +38,8 @@ from facecast.provenance.manifest import sha256_file
 FORMAT_NAME = "facecast.character"
 FORMAT_VERSION = 1
 MAX_REFS = 20
+#: Hands looked for in each reference photo (a chin on two hands, a third person's hand).
+MAX_REF_HANDS = 4
 MAX_REF_SIDE = 2048
 THUMB_SIDE = 160
 #: A face this small (inter-ocular distance, pixels) carries too little detail to build from.
@@ -63,6 +66,9 @@ class ReferencePhoto:
     glasses
         The face wears glasses: the region of the glasses gave the texture nothing
         (`facecast.character.skin.shows_glasses`).
+    hands
+        How many hands are in front of the face; their region gave the texture nothing
+        (`facecast.character.skin.hands_over_face`).
     """
 
     file: str
@@ -71,6 +77,7 @@ class ReferencePhoto:
     pose: tuple[float, float, float]
     monochrome: bool = False
     glasses: bool = False
+    hands: int = 0
 
 
 @dataclass
@@ -135,11 +142,21 @@ def _bounded(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def _load_reference(path: Path, analyzer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read a reference photo and find exactly one usable face in it.
+@dataclass(frozen=True)
+class _Reference:
+    """A reference photo as read: ``uint8 RGB (H, W, 3)`` image (bounded size), its face's
+    ``float32 (478, 3)`` landmarks and ``(3,)`` pose, and the ``float32 (21, 2)`` keypoints of
+    each hand in front of the face."""
 
-    Returns the ``uint8 RGB`` image (bounded size), its ``(478, 3)`` landmarks and pose.
-    """
+    image: np.ndarray
+    landmarks: np.ndarray
+    pose: np.ndarray
+    hands: list[np.ndarray]
+
+
+def _load_reference(path: Path, analyzer, hand_detector) -> _Reference:
+    """Read a reference photo, find exactly one usable face in it and the hands in front of it
+    (`hand_detector`: a `facecast.analysis.HandDetector` in still-image mode)."""
     from facecast.media import to_uint8
 
     photo = to_uint8(read_image(path))
@@ -165,7 +182,9 @@ def _load_reference(path: Path, analyzer) -> tuple[np.ndarray, np.ndarray, np.nd
             f"need {MIN_REF_INTEROCULAR:.0f})",
             path,
         )
-    return image, face.landmarks.astype(np.float32), face.pose.astype(np.float32)
+    points = face.landmarks.astype(np.float32)
+    hands = hands_over_face(hand_detector.detect(image), points, image.shape[:2])
+    return _Reference(image, points, face.pose.astype(np.float32), hands)
 
 
 def _hashes_of_distinct_photos(paths: list[Path]) -> list[str]:
@@ -240,19 +259,21 @@ def create_character(
     character_id = _valid_id(folder.name)
     ref_hashes = _hashes_of_distinct_photos([Path(p) for p in ref_paths])
 
-    from facecast.analysis import FaceAnalyzer
+    from facecast.analysis import FaceAnalyzer, HandDetector
 
     owned = analyzer is None
     analyzer = analyzer or FaceAnalyzer(max_faces=4, static_images=True)
     try:
-        loaded = [_load_reference(Path(p), analyzer) for p in ref_paths]
+        with HandDetector(max_hands=MAX_REF_HANDS, static_images=True) as hand_detector:
+            loaded = [_load_reference(Path(p), analyzer, hand_detector) for p in ref_paths]
     finally:
         if owned:
             analyzer.close()
-    order = sorted(range(len(loaded)), key=lambda i: _neutrality_cost(*loaded[i][1:]))
-    images = [loaded[i][0] for i in order]
-    landmarks = [loaded[i][1] for i in order]
-    texture = build_texture(images, landmarks, texture_size)
+    costs = [_neutrality_cost(ref.landmarks, ref.pose) for ref in loaded]
+    order = sorted(range(len(loaded)), key=costs.__getitem__)
+    images = [loaded[i].image for i in order]
+    landmarks = [loaded[i].landmarks for i in order]
+    texture = build_texture(images, landmarks, texture_size, [loaded[i].hands for i in order])
     frontal = normalized_shape(landmarks[0])
 
     temp = folder.with_name(f".{folder.name}.partial")
@@ -266,10 +287,18 @@ def create_character(
         file = f"refs/ref_{rank:02d}.png"
         write_image(temp / file, images[rank])
         write_image(temp / f"thumbs/ref_{rank:02d}.jpg", _thumbnail(images[rank], landmarks[rank]))
-        pose = tuple(round(float(v), 2) for v in loaded[index][2])
-        grey = texture.monochrome[rank]
-        glasses = texture.glasses[rank]
-        refs.append(ReferencePhoto(file, source.name, ref_hashes[index], pose, grey, glasses))
+        pose = tuple(round(float(v), 2) for v in loaded[index].pose)
+        refs.append(
+            ReferencePhoto(
+                file,
+                source.name,
+                ref_hashes[index],
+                pose,
+                texture.monochrome[rank],
+                texture.glasses[rank],
+                texture.hands[rank],
+            )
+        )
     _write_arrays(temp, texture, np.stack(landmarks), frontal.astype(np.float32))
     manifest = {
         "format": FORMAT_NAME,
@@ -353,6 +382,7 @@ def load_character(folder: str | Path) -> Character:
         arrays["uv"],
         tuple(r.monochrome for r in refs),
         tuple(r.glasses for r in refs),
+        tuple(r.hands for r in refs),
     )
     _check_shapes(folder, texture, arrays, len(refs))
     return Character(

@@ -52,12 +52,19 @@ def create_command(
             f"the skin's colour comes from {colour_from}"
         )
     if glasses := [ref.source_name for ref in character.refs if ref.glasses]:
-        typer.echo(
-            f"reference(s) with glasses {', '.join(glasses)}: the region of the glasses is left "
-            "out of the texture (taken from the other references where they show it, else the "
-            "actor's own skin shows there, relit)"
-        )
+        typer.echo(_left_out("glasses", glasses, "the region of the glasses is"))
+    if hands := [ref.source_name for ref in character.refs if ref.hands]:
+        typer.echo(_left_out("a hand in front of the face", hands, "the hand is"))
     typer.echo(f"wrote {folder}")
+
+
+def _left_out(occluder: str, names: list[str], region: str) -> str:
+    """The line telling which references' `occluder` gave the texture nothing."""
+    return (
+        f"reference(s) with {occluder} {', '.join(names)}: {region} left out of the texture "
+        "(taken from the other references where they show it, else the actor's own skin shows "
+        "there, relit)"
+    )
 
 
 @character_app.command("show")
@@ -81,6 +88,7 @@ def show_command(
         yaw, pitch, _roll = ref.pose
         grey = ", black-and-white: tone only" if ref.monochrome else ""
         grey += ", glasses: their region left out" if ref.glasses else ""
+        grey += f", {ref.hands} hand(s) in front of the face: left out" if ref.hands else ""
         typer.echo(
             f"ref: {ref.file} from {ref.source_name} (yaw {yaw:+.0f}, pitch {pitch:+.0f}{grey})"
         )

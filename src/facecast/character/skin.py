@@ -3,15 +3,20 @@
 Reference photos carry occluders: hair over the forehead, glasses, a hand, a hard shadow. The
 skin colour is learned from patches that are nearly always bare (cheeks, nose, chin) and every
 pixel of the face is scored against it; hair, frames and hands score low and are left out of
-the texture.
+the texture. Glasses (found by the frame across the nose bridge) and hands (found by
+mediapipe's hand landmarker, `hands_over_face`) are left out whatever their colour: tortoiseshell
+frames and a hand read as skin to the colour model.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
 from facecast.analysis.eyewear import bridge_line, lens_region
+from facecast.analysis.masks import hand_mask
 from facecast.mesh.regions import contour
 
 #: Below the skin's median lightness (OpenCV 8-bit L, 0-255) by more than DARK_START, a pixel's
@@ -41,7 +46,11 @@ def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def skin_maps(
-    image: np.ndarray, landmarks: np.ndarray, glasses: bool = False, tolerance: float = 4.0
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    glasses: bool = False,
+    hands: Sequence[np.ndarray] = (),
+    tolerance: float = 4.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where a photo shows the face's skin: what may be copied, and how skin-like it looks.
 
@@ -55,6 +64,10 @@ def skin_maps(
         The face wears glasses (`shows_glasses`): their region (`glasses_region`) is no skin,
         whatever its colour, and the brows are judged by colour (the top bar can lie along
         them).
+    hands
+        ``float32 (21, 2)`` keypoints (pixels) of each hand in front of the face
+        (`hands_over_face`): their region (`facecast.analysis.masks.hand_mask`) is no skin,
+        whatever its colour, on the lower face too.
     tolerance
         Mahalanobis distance (in Lab) at which a pixel's skin probability falls to about 0.5.
 
@@ -102,6 +115,9 @@ def skin_maps(
     if glasses:  # frames, lens glare and tint are no skin, whatever their colour
         lenses = glasses_region(landmarks, (height, width))
         visible, probability = visible * (1.0 - lenses), probability * (1.0 - lenses)
+    if hands:  # a hand is skin-coloured: only its keypoints tell it from the face
+        in_front = 1.0 - hand_mask(hands, (height, width))
+        visible, probability = visible * in_front, probability * in_front
     sigma = max(1.0, radius / 4)
     return tuple(cv2.GaussianBlur(p * face, (0, 0), sigma) for p in (visible, probability))
 
@@ -112,6 +128,17 @@ def shows_glasses(image: np.ndarray, landmarks: np.ndarray) -> bool:
     `REF_GLASSES_THRESHOLD`)."""
     strength = bridge_line(image, landmarks)
     return strength is not None and strength > REF_GLASSES_THRESHOLD
+
+
+def hands_over_face(
+    hands: Sequence[np.ndarray], landmarks: np.ndarray, shape: tuple[int, int]
+) -> list[np.ndarray]:
+    """The hands among ``hands`` (each ``float32 (21, 2)`` keypoints in pixels, from
+    `facecast.analysis.HandDetector`) whose region (`hand_mask`) overlaps the face oval of
+    ``landmarks (478, 3)``, in a photo of ``shape (H, W)``; a hand beside the face is left
+    alone."""
+    face = polygon_mask(landmarks[contour("face_oval")], shape)
+    return [hand for hand in hands if (hand_mask([hand], shape)[face] > 0.5).any()]
 
 
 def glasses_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

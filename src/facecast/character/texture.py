@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facecast.analysis.masks import hand_mask
 from facecast.character.skin import shows_glasses, skin_maps
 from facecast.composite.light import masked_lowpass
 from facecast.mesh.frontal import frontal_points
@@ -89,6 +90,9 @@ class FaceTexture:
     glasses
         Per reference: True for a face wearing glasses, whose region gave the texture nothing
         (`facecast.character.skin.shows_glasses`).
+    hands
+        Per reference: how many hands in front of the face it shows; their region gave the
+        texture nothing (`facecast.character.skin.hands_over_face`).
     """
 
     image: np.ndarray
@@ -96,6 +100,7 @@ class FaceTexture:
     uv: np.ndarray
     monochrome: tuple[bool, ...] = ()
     glasses: tuple[bool, ...] = ()
+    hands: tuple[int, ...] = ()
 
     @property
     def size(self) -> int:
@@ -131,28 +136,62 @@ def triangle_facing(landmarks: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     return (np.abs(normals[:, 2]) / length).astype(np.float32)
 
 
-def _unwrap(
-    image: np.ndarray, landmarks: np.ndarray, uv: np.ndarray, size: int, glasses: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Warp one reference (wearing `glasses` or not) into texture space.
+@dataclass(frozen=True)
+class _Unwrapped:
+    """One reference warped into texture space: ``float32 (S, S)`` maps in [0, 1] unless said.
 
-    Returns ``float32 (S, S, 3)`` colour in [0, 1]; ``float32 (S, S)`` selection weight in
-    [0, 1] (how squarely and how clearly the photo sees each texel); ``float32 (S, S)``
-    visibility in [0, 1] (the texel is visible skin in this photo, whatever the angle); and
-    ``float32 (S, S)`` how squarely the photo sees each texel, skin or not.
+    Attributes
+    ----------
+    colour
+        ``float32 (S, S, 3)`` RGB.
+    selection
+        How squarely and how clearly the photo sees each texel (its weight in the merge).
+    seen
+        The texel is visible skin in this photo, whatever the angle.
+    facing
+        How squarely the photo sees each texel, skin or not, hands left out.
+    hand
+        A hand in front of the face covers the texel.
     """
+
+    colour: np.ndarray
+    selection: np.ndarray
+    seen: np.ndarray
+    facing: np.ndarray
+    hand: np.ndarray
+
+
+def _unwrap(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    uv: np.ndarray,
+    size: int,
+    glasses: bool,
+    hands: list[np.ndarray],
+) -> _Unwrapped:
+    """Warp one reference (wearing `glasses` or not, with `hands` in front of its face or
+    none) into texture space."""
     triangles = mesh_triangles()
     surface = slice(0, NUM_SURFACE_POINTS)
     raster = rasterize(uv[surface], landmarks[surface, :2], triangles, (0, 0, size, size))
     colour = sample(image.astype(np.float32) / 255.0, raster)
-    visible, likeness = skin_maps(image, landmarks, glasses)
+    visible, likeness = skin_maps(image, landmarks, glasses, hands)
     skin = sample(visible, raster)
+    hand = np.zeros((size, size), np.float32)
+    if hands:
+        hand = sample(hand_mask(hands, image.shape[:2]), raster) * raster.covered
     facing = triangle_facing(landmarks[surface], triangles)
     weight = np.where(raster.covered, facing[np.maximum(raster.triangle_index, 0)] ** 2, 0.0)
     weight = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), size / 128) * raster.covered
     seen = (skin * raster.covered).astype(np.float32)
     selection = weight * skin * _cleanliness(sample(likeness, raster), size)
-    return colour, selection.astype(np.float32), seen, weight.astype(np.float32)
+    return _Unwrapped(
+        colour,
+        selection.astype(np.float32),
+        seen,
+        (weight * (1.0 - hand)).astype(np.float32),
+        hand.astype(np.float32),
+    )
 
 
 def _cleanliness(likeness: np.ndarray, size: int) -> np.ndarray:
@@ -201,7 +240,10 @@ def is_monochrome(colour: np.ndarray, weight: np.ndarray) -> bool:
 
 
 def build_texture(
-    images: list[np.ndarray], landmarks: list[np.ndarray], size: int = 512
+    images: list[np.ndarray],
+    landmarks: list[np.ndarray],
+    size: int = 512,
+    hands: list[list[np.ndarray]] | None = None,
 ) -> FaceTexture:
     """Merge reference photos into one face texture.
 
@@ -213,6 +255,9 @@ def build_texture(
         ``float (478, 3)`` mesh points of each photo, in its pixels.
     size
         Texture side in texels.
+    hands
+        Per photo, the ``float32 (21, 2)`` keypoints (pixels) of each hand in front of its face
+        (`facecast.character.skin.hands_over_face`); none when not given.
 
     Returns
     -------
@@ -220,17 +265,20 @@ def build_texture(
     """
     if not images or len(images) != len(landmarks):
         raise ValueError(f"need matching images and landmarks, got {len(images)}/{len(landmarks)}")
+    hands = hands if hands is not None else [[] for _ in images]
+    if len(hands) != len(images):
+        raise ValueError(f"need the hands of every photo, got {len(hands)} for {len(images)}")
     uv = texture_layout(landmarks[0], size)
     pairs = zip(images, landmarks, strict=True)
     glasses = tuple(shows_glasses(image, points) for image, points in pairs)
     unwrapped = [
-        _unwrap(image, points, uv, size, worn)
-        for image, points, worn in zip(images, landmarks, glasses, strict=True)
+        _unwrap(image, points, uv, size, worn, in_front)
+        for image, points, worn, in_front in zip(images, landmarks, glasses, hands, strict=True)
     ]
-    colours = [colour for colour, *_ in unwrapped]
-    weights = [weight for _, weight, *_ in unwrapped]
-    visible = [seen for *_, seen, _ in unwrapped]
-    facing = [squareness for *_, squareness in unwrapped]
+    colours = [u.colour for u in unwrapped]
+    weights = [u.selection for u in unwrapped]
+    visible = [u.seen for u in unwrapped]
+    facing = [u.facing for u in unwrapped]
     monochrome = tuple(is_monochrome(c, w) for c, w in zip(colours, weights, strict=True))
     tinted = [i for i, grey in enumerate(monochrome) if not grey]
     mixed = 0 < len(tinted) < len(images)
@@ -240,9 +288,12 @@ def build_texture(
         facing[i] = facing[i] * SECONDARY_PRIORITY
     merged = _soft_select(np.stack(colours), np.stack(weights))
     coverage = np.stack(visible).max(axis=0)
-    coverage = np.where(_enclosed_holes(coverage, uv), 1.0, coverage)
+    # a hand no photo sees past is an occluder wherever it lies: never kept as photographed
+    hidden = (np.stack([u.hand for u in unwrapped]).max(axis=0) > 0.5) & (coverage < CLEAN_COVERAGE)
+    coverage = np.where(_enclosed_holes(coverage, uv) & ~hidden, 1.0, coverage)
     lids = _lid_band(uv, size)
     lids |= _holes_beside_one_eye(np.where(lids, 1.0, coverage), uv)
+    lids &= ~hidden
     merged = np.where(lids[..., None], _soft_select(np.stack(colours), np.stack(facing)), merged)
     # the lashes are no skin to fill the holes beside them with
     filled = _fill_holes(merged, np.where(lids, 0.0, coverage), uv)
@@ -258,7 +309,8 @@ def build_texture(
             uv,
         )
     weight = np.where(lids, 1.0, coverage).astype(np.float32)
-    return FaceTexture(merged, weight, uv, monochrome, glasses)
+    counts = tuple(len(in_front) for in_front in hands)
+    return FaceTexture(merged, weight, uv, monochrome, glasses, counts)
 
 
 def _matched(
