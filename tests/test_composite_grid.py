@@ -91,3 +91,16 @@ def test_light_gain_on_a_half_size_grid_matches_the_full_size_one(face):
     assert abs(relit[skin].mean() - plate[skin].mean()) < 0.25 * abs(
         face[skin].mean() - plate[skin].mean()
     )
+
+
+@pytest.mark.parametrize("sigma", [2.0, 12.0])
+def test_a_one_channel_masked_lowpass_is_that_channel_of_a_colour_one(face, sigma):
+    """`masked_lowpass` of an ``(h, w, 1)`` image keeps its shape and equals the same
+    channel of a three-channel call. OpenCV returns one-channel images as ``(h, w)``, which
+    broadcast against the ``(h, w, 1)`` mask weights into an ``(h, w, w)`` result before."""
+    from facecast.composite.light import masked_lowpass
+
+    region, _ = _rings_and_skin(face)
+    one = masked_lowpass(np.ascontiguousarray(face[..., 1:2]), region, sigma)
+    assert one.shape == (*face.shape[:2], 1) and one.dtype == np.float32
+    assert np.allclose(one[..., 0], masked_lowpass(face, region, sigma)[..., 1], atol=1e-6)

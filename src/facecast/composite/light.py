@@ -45,7 +45,8 @@ def masked_lowpass(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndar
     Returns ``float32 (h, w, C)``; where no masked pixel is near, the result is 0.
     """
     (small,), _ = _masked_lowpasses((image,), mask, sigma)
-    return grow(small, mask.shape, _factor(sigma))
+    grown = grow(small, mask.shape, _factor(sigma))
+    return grown.reshape(grown.shape[:2] + image.shape[2:])  # OpenCV drops a single channel
 
 
 def _factor(sigma: float) -> int:
@@ -291,7 +292,8 @@ def _masked_lowpasses(
     factor = _factor(sigma)
 
     def lowpass(image: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(shrink(image, factor), (0, 0), sigma / factor)
+        blurred = cv2.GaussianBlur(shrink(image, factor), (0, 0), sigma / factor)
+        return blurred.reshape(blurred.shape[:2] + image.shape[2:])  # OpenCV drops (h, w, 1)
 
     weight = lowpass(mask)
     floor = np.maximum(weight, 1e-4)[..., None]
