@@ -53,7 +53,11 @@ class CompositeSettings:
         the actor's (0 disables).
     keep_character_tone
         0 takes the plate's skin tone with its light, 1 keeps the character's mean skin colour
-        (inside the face; the rim still meets the plate's colour).
+        (inside the face; the rim still meets the plate's colour). That colour is the
+        reference photos' as exposed, so 1 is right only for photos exposed like the plate:
+        London 025 (studio photos) on the brighter weekly_address_clip2 came out far darker
+        than in her photos, with the actor's lighter eyes, mouth and rim around it. Grade the
+        face layer (``--layer``) instead to move the skin tone.
     erode
         How far the matte edge is pulled inside the face outline.
     feather
