@@ -6,7 +6,9 @@ Runs the project's own render (``facecast.render.render_shot``) with ``report_di
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 
 import pytest
 
@@ -75,3 +77,29 @@ def test_report_files_are_written_and_describe_the_render(swapped):
     counts = report["summary"]["frames"]
     assert counts["plate"] == counts["output"] == FRAMES
     assert (folder / "report" / "report.html").stat().st_size > 50_000
+
+
+def test_the_reports_crops_of_the_output_say_they_are_ai_altered(swapped, tmp_path):
+    """The contact sheet embeds JPEG crops of the output; one saved from the page is a picture
+    of a swapped face, so it carries the same label as the output's frames (text and the IPTC
+    digital source type); the plate's crops beside them carry none."""
+    from facecast.media.labels import names_ai_media, read_label
+
+    folder, _ = swapped
+    page = (folder / "report" / "report.html").read_text()
+    pairs = re.findall(
+        r'<div class="pair"><img class="" alt="plate" src="data:image/jpeg;base64,([^"]+)">'
+        r'<img class="" alt="output" src="data:image/jpeg;base64,([^"]+)">',
+        page,
+    )
+    assert pairs
+    for index, (plate, output) in enumerate(pairs):
+        for name, encoded in (("plate", plate), ("output", output)):
+            path = tmp_path / f"{name}_{index}.jpg"
+            path.write_bytes(base64.b64decode(encoded))
+            label = read_label(path)
+            if name == "plate":
+                assert label.text is None and label.source_type is None
+            else:
+                assert names_ai_media(label.source_type), label
+                assert "AI-altered" in label.text and "out.mp4" in label.text

@@ -17,8 +17,10 @@ __all__ = ["mix", "weigh"]
 
 def _fast(*arrays: np.ndarray) -> bool:
     # OpenCV would return a one-channel (h, w, 1) result as (h, w)
-    return all(a.dtype == np.float32 for a in arrays) and arrays[0].ndim == 3 and (
-        arrays[0].shape[2] > 1
+    return (
+        all(a.dtype == np.float32 for a in arrays)
+        and arrays[0].ndim == 3
+        and arrays[0].shape[2] > 1
     )
 
 

@@ -104,8 +104,8 @@ def write_picture(path: Path, bgr: np.ndarray, label: str | None = None) -> None
         If the suffix is not one of `LABELLED_SUFFIXES` or the image cannot be encoded.
     """
     suffix = path.suffix.lower()
-    xmp = None if label is None else xmp_packet(label, f"facecast {__version__}")
     if suffix in (".tif", ".tiff"):
+        xmp = None if label is None else xmp_packet(label, f"facecast {__version__}")
         _write_tiff(path, bgr, label, xmp)
         return
     if suffix not in LABELLED_SUFFIXES:
@@ -114,9 +114,14 @@ def write_picture(path: Path, bgr: np.ndarray, label: str | None = None) -> None
     if not done:
         raise MediaError("cannot be written as an image", path)
     data = encoded.tobytes()
-    if label is not None:
-        data = _png_with(data, label, xmp) if suffix == ".png" else _jpeg_with(data, label, xmp)
-    path.write_bytes(data)
+    path.write_bytes(data if label is None else labelled(data, suffix, label))
+
+
+def labelled(encoded: bytes, suffix: str, label: str) -> bytes:
+    """PNG or JPEG bytes (`suffix` ``".png"``, ``".jpg"`` or ``".jpeg"``, as OpenCV encodes
+    them) with `label` put in: the text field and the XMP packet of `write_picture`."""
+    xmp = xmp_packet(label, f"facecast {__version__}")
+    return _png_with(encoded, label, xmp) if suffix == ".png" else _jpeg_with(encoded, label, xmp)
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from facecast.quality.frames import FrameMetrics
 from facecast.quality.plots import PLOTS, plot_png
-from facecast.quality.stills import Still, jpeg_bytes
+from facecast.quality.stills import Still, jpeg_bytes, still_label
 
 #: Problem frames listed in the page (all of them are in report.json).
 MAX_PROBLEM_ROWS = 300
@@ -63,6 +63,7 @@ def render_page(
     """
     summary = report["summary"]
     title = f"facecast quality report: {_name(report['inputs']['output'])}"
+    output_label = still_label(_name(report["inputs"]["output"]))
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -78,8 +79,8 @@ def render_page(
         '<p class="muted">Red bands: problem frames. Grey bands: no face in the plate.</p>',
         *(_image(plot_png(spec, frames), "image/png", spec.title, "plot") for spec in PLOTS),
         "<h2>Contact sheet: worst and best frames</h2>",
-        _sheet("Worst", stills.get("worst", []), frames),
-        _sheet("Best", stills.get("best", []), frames),
+        _sheet("Worst", stills.get("worst", []), frames, output_label),
+        _sheet("Best", stills.get("best", []), frames, output_label),
         "<h2>Problem frames</h2>",
         _problems(summary["problem_frames"]),
         f'<p class="muted" id="load-check" data-images="" data-failed="">'
@@ -162,7 +163,10 @@ def _image(data: bytes, mime: str, alt: str, css: str) -> str:
     return f'<img class="{css}" alt="{html.escape(alt)}" src="data:{mime};base64,{encoded}">'
 
 
-def _sheet(label: str, stills: list[Still], frames: Sequence[FrameMetrics]) -> str:
+def _sheet(
+    label: str, stills: list[Still], frames: Sequence[FrameMetrics], output_label: str
+) -> str:
+    """The contact sheet's plate/output pairs; each output crop carries `output_label`."""
     if not stills:
         return f'<p class="muted">{label}: no measured frame.</p>'
     cells = []
@@ -174,7 +178,7 @@ def _sheet(label: str, stills: list[Still], frames: Sequence[FrameMetrics]) -> s
         )
         cells.append(
             f'<div class="pair">{_image(jpeg_bytes(still.plate), "image/jpeg", "plate", "")}'
-            f"{_image(jpeg_bytes(still.output), 'image/jpeg', 'output', '')}"
+            f"{_image(jpeg_bytes(still.output, label=output_label), 'image/jpeg', 'output', '')}"
             f"<br>plate | output<br>{caption}</div>"
         )
     return f'<div class="sheet">{"".join(cells)}</div>'

@@ -9,14 +9,26 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facecast import __version__
 from facecast.media import open_plate, to_uint8
 from facecast.media.aspect import square_view
+from facecast.media.labels import labelled
 from facecast.quality.frames import FrameMetrics
 
 #: Height in pixels of each still in the contact sheet.
 STILL_HEIGHT = 240
 #: Crop around the face: this many face-box sizes wide and high.
 CROP_FACES = 1.8
+
+
+def still_label(output_name: str) -> str:
+    """What a contact-sheet crop of the output says made it (its JPEG text and XMP): a crop of
+    a swapped frame is AI-altered like the frame (a still saved from the report page keeps it).
+    """
+    return (
+        f"facecast {__version__}: AI-altered frame (face replaced), a crop of {output_name} "
+        "in its quality report"
+    )
 
 
 @dataclass(frozen=True)
@@ -81,11 +93,12 @@ def _crop(frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     return cv2.resize(crop, size, interpolation=interpolation)
 
 
-def jpeg_bytes(image: np.ndarray, quality: int = 88) -> bytes:
-    """Encode ``uint8 RGB (h, w, 3)`` as JPEG."""
+def jpeg_bytes(image: np.ndarray, quality: int = 88, label: str | None = None) -> bytes:
+    """Encode ``uint8 RGB (h, w, 3)`` as JPEG, carrying `label` (`facecast.media.labels`) when
+    one is given."""
     ok, data = cv2.imencode(
         ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
     )
     if not ok:
         raise ValueError(f"cannot encode a {image.shape} image as JPEG")
-    return data.tobytes()
+    return data.tobytes() if label is None else labelled(data.tobytes(), ".jpg", label)
