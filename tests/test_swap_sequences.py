@@ -133,28 +133,33 @@ def test_a_plate_shot_on_its_side_is_swapped_upright_and_stored_as_it_came(tmp_p
         assert change[outside_the_blend(alpha[..., 0])].mean() < 1.5  # watermark and codec
 
 
-def test_an_anamorphic_plate_is_swapped_in_square_pixels_and_stored_squeezed(tmp_path, data):
+def _squeezed_plate(path: Path, data, frames: int) -> Path:
+    """The first `frames` of weekly_address_clip1 squeezed 2x: stored at half width (640x720),
+    pixel aspect 2, lossless H.264 at `path`."""
     import av
     import cv2
 
-    from facecast.media.aspect import to_square
-    from facecast.quality import load_quality_models
-    from facecast.quality.dlibface import descriptor, detect_faces, landmarks
-
     source = open_plate(data("plates/weekly_address_clip1.mp4"))
-    frames = [frame for _, frame in zip(range(FRAMES), source.frames(), strict=False)]
-    plate = tmp_path / "anamorphic.mkv"  # a 2x squeeze: stored at half width, pixel aspect 2
-    with av.open(str(plate), "w") as container:
+    with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=25, options={"qp": "0"})  # lossless
         stream.width, stream.height, stream.pix_fmt = 640, 720, "yuv444p"
         stream.codec_context.sample_aspect_ratio = 2
-        for index, frame in enumerate(frames):
+        for index, frame in zip(range(frames), source.frames(), strict=False):
             squeezed = cv2.resize(frame, (640, 720), interpolation=cv2.INTER_AREA)
             stored = av.VideoFrame.from_ndarray(squeezed)
             stored.pts = index
             container.mux(stream.encode(stored))
         container.mux(stream.encode(None))
-    assert open_plate(plate).info.pixel_aspect == 2
+    assert open_plate(path).info.pixel_aspect == 2
+    return path
+
+
+def test_an_anamorphic_plate_is_swapped_in_square_pixels_and_stored_squeezed(tmp_path, data):
+    from facecast.media.aspect import to_square
+    from facecast.quality import load_quality_models
+    from facecast.quality.dlibface import descriptor, detect_faces, landmarks
+
+    plate = _squeezed_plate(tmp_path / "anamorphic.mkv", data, FRAMES)
     photo = data("faces/london/004/neutral.jpg")
     character = create_character(tmp_path / "c", [photo], CONSENT).path
     output, matte = tmp_path / "out", tmp_path / "matte.mov"  # lossless PNG frames
@@ -185,6 +190,29 @@ def test_an_anamorphic_plate_is_swapped_in_square_pixels_and_stored_squeezed(tmp
         if index % 4 == 0:  # seen unsqueezed, the face is the character's
             actor, swapped = (identity(to_square(f, written.pixel_aspect)) for f in (before, after))
             assert np.linalg.norm(swapped - wanted) < np.linalg.norm(actor - wanted) - 0.1
+
+
+def test_a_video_output_that_cannot_keep_the_pixel_aspect_says_so(tmp_path, data):
+    """H.264 carries a squeezed plate's pixel aspect in its own bitstream; FFV1 in Matroska
+    keeps none (the muxer reads only the stream's aspect, which PyAV cannot set), so a
+    compositor would see the squeezed frames as square. The manifest records whether the
+    output says its aspect, and `facecast swap` warns when it does not."""
+    from conftest import run_facecast
+
+    plate = _squeezed_plate(tmp_path / "anamorphic.mkv", data, 3)
+    character = _london_004(tmp_path, data)
+    h264 = bare_swap(plate, character, tmp_path / "out.mp4")
+    assert h264.encoding["pixel_aspect"] == "2" and h264.encoding["pixel_aspect_stored"]
+    assert open_plate(tmp_path / "out.mp4").info.pixel_aspect == 2
+    told = run_facecast(
+        "swap", plate, "--character", character, "-o", tmp_path / "out.mkv",
+        "--codec", "ffv1", "--no-progress",
+    )  # fmt: skip
+    assert told.returncode == 0, told.stderr
+    assert "warning: out.mkv does not store its pixel aspect 2" in told.stderr
+    manifest = json.loads((tmp_path / "out.mkv.facecast.json").read_text())
+    assert manifest["outputs"]["video"]["pixel_aspect_stored"] is False
+    assert open_plate(tmp_path / "out.mkv").info.pixel_aspect == 1
 
 
 def test_a_variable_frame_rate_plate_keeps_its_frame_times(tmp_path, data):

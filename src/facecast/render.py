@@ -470,6 +470,21 @@ def _encoding(output: Path, info: ShotInfo, codec: str | None) -> dict:
     return encoding
 
 
+def _stored_aspect(output: Path, aspect: Fraction) -> dict:
+    """For a video output of non-square pixels: the pixel aspect it was written with and
+    whether the file says so when read back (``{"pixel_aspect": "2", "pixel_aspect_stored":
+    True}``); empty otherwise. H.264 carries it in its bitstream and MOV in its ``pasp`` atom,
+    but Matroska only takes the stream's own aspect, which PyAV cannot set, so an FFV1 MKV
+    comes back square: the user has to be told."""
+    if aspect == 1 or not output.suffix:
+        return {}
+    stored = open_plate(output).info.pixel_aspect
+    return {
+        "pixel_aspect": str(aspect),
+        "pixel_aspect_stored": abs(float(stored) - float(aspect)) < 1e-3,
+    }
+
+
 def _pasted(new: np.ndarray, original: np.ndarray, changed: np.ndarray) -> np.ndarray:
     """``new`` where ``changed (h, w) bool`` is set, ``original`` elsewhere; both ``(h, w, 3)``
     of one dtype. Same as ``np.where(changed[..., None], new, original)``, forty times faster
@@ -594,7 +609,7 @@ def render_shot(
     timings["render"] = time.perf_counter() - started
 
     credentials = _finish_output(unsigned, output, render_id, character, signing)
-    encoding = _encoding(output, plate.info, settings.codec)
+    encoding = _encoding(output, plate.info, settings.codec) | _stored_aspect(output, aspect)
     manifest = {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,

@@ -165,11 +165,22 @@ def swap_command(
         )
     if result.plate is not None:
         typer.echo(f"plate:    {plate} ({result.plate.describe()})")
+    encoding = dict(result.encoding)
+    aspect = encoding.pop("pixel_aspect", None)
+    aspect_stored = encoding.pop("pixel_aspect_stored", True)
     written = ", ".join(
-        f"{value}-bit" if key == "bit_depth" else str(value)
-        for key, value in result.encoding.items()
+        f"{value}-bit" if key == "bit_depth" else str(value) for key, value in encoding.items()
     )
+    if aspect is not None and aspect_stored:
+        written += f", pixel aspect {aspect}"
     typer.echo(f"output:   {result.output} ({written})")
+    if not aspect_stored:
+        typer.echo(
+            f"warning: {result.output.name} does not store its pixel aspect {aspect} (FFV1 in "
+            "Matroska keeps none): set it in the compositing tool, or write H.264, ProRes "
+            "(.mov) or an image sequence",
+            err=True,
+        )
     if result.matte:
         typer.echo(f"matte:    {result.matte}")
     if result.layer:
