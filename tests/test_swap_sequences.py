@@ -196,7 +196,8 @@ def test_a_video_output_that_cannot_keep_the_pixel_aspect_says_so(tmp_path, data
     """H.264 carries a squeezed plate's pixel aspect in its own bitstream; FFV1 in Matroska
     keeps none (the muxer reads only the stream's aspect, which PyAV cannot set), so a
     compositor would see the squeezed frames as square. The manifest records whether the
-    output says its aspect, and `facecast swap` warns when it does not."""
+    output and the matte say their aspect, and `facecast swap` warns for each that does
+    not."""
     from conftest import run_facecast
 
     plate = _squeezed_plate(tmp_path / "anamorphic.mkv", data, 3)
@@ -206,13 +207,22 @@ def test_a_video_output_that_cannot_keep_the_pixel_aspect_says_so(tmp_path, data
     assert open_plate(tmp_path / "out.mp4").info.pixel_aspect == 2
     told = run_facecast(
         "swap", plate, "--character", character, "-o", tmp_path / "out.mkv",
-        "--codec", "ffv1", "--no-progress",
+        "--codec", "ffv1", "--matte", tmp_path / "matte.mkv", "--no-progress",
     )  # fmt: skip
     assert told.returncode == 0, told.stderr
-    assert "warning: out.mkv does not store its pixel aspect 2" in told.stderr
+    assert "warning: out.mkv and matte.mkv do not store the pixel aspect 2" in told.stderr
     manifest = json.loads((tmp_path / "out.mkv.facecast.json").read_text())
     assert manifest["outputs"]["video"]["pixel_aspect_stored"] is False
-    assert open_plate(tmp_path / "out.mkv").info.pixel_aspect == 1
+    assert manifest["outputs"]["matte"]["pixel_aspect_stored"] is False
+    for written in ("out.mkv", "matte.mkv"):
+        assert open_plate(tmp_path / written).info.pixel_aspect == 1
+    told = run_facecast(
+        "swap", plate, "--character", character, "-o", tmp_path / "out2.mp4",
+        "--matte", tmp_path / "matte2.mkv", "--no-progress",
+    )  # fmt: skip
+    assert told.returncode == 0, told.stderr
+    assert "warning: matte2.mkv does not store the pixel aspect 2" in told.stderr
+    assert "pixel aspect 2)" in told.stdout  # the H.264 output says it
 
 
 def test_a_variable_frame_rate_plate_keeps_its_frame_times(tmp_path, data):

@@ -191,6 +191,10 @@ class RenderResult:
     encoding: dict = field(default_factory=dict)
     #: the plate as it was read (depth, colour tags, pixel aspect, rotation)
     plate: ShotInfo | None = None
+    #: the pixel aspect the output was written with, and the videos (output, matte) that do
+    #: not say so when read back (`_stored_aspect`)
+    pixel_aspect: Fraction = Fraction(1)
+    aspect_unstored: list[Path] = field(default_factory=list)
 
 
 def choose_tracks(tracks: ShotTracks, track: int | None, all_faces: bool, plate: Path) -> list[int]:
@@ -471,8 +475,8 @@ def _encoding(output: Path, info: ShotInfo, codec: str | None) -> dict:
 
 
 def _stored_aspect(output: Path, aspect: Fraction) -> dict:
-    """For a video output of non-square pixels: the pixel aspect it was written with and
-    whether the file says so when read back (``{"pixel_aspect": "2", "pixel_aspect_stored":
+    """For a video output (or matte) of non-square pixels: the pixel aspect it was written with
+    and whether the file says so when read back (``{"pixel_aspect": "2", "pixel_aspect_stored":
     True}``); empty otherwise. H.264 carries it in its bitstream and MOV in its ``pasp`` atom,
     but Matroska only takes the stream's own aspect, which PyAV cannot set, so an FFV1 MKV
     comes back square: the user has to be told."""
@@ -610,6 +614,7 @@ def render_shot(
 
     credentials = _finish_output(unsigned, output, render_id, character, signing)
     encoding = _encoding(output, plate.info, settings.codec) | _stored_aspect(output, aspect)
+    matte_aspect = _stored_aspect(matte_path, aspect) if matte_path else {}
     manifest = {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
@@ -620,7 +625,9 @@ def render_shot(
         "settings": recorded,
         "versions": versions,
         "plate": plate.info.to_dict(),
-        "outputs": _outputs_record(output, encoding, matte=matte_path, layer=layer_path),
+        "outputs": _outputs_record(
+            output, encoding, matte=(matte_path, matte_aspect), layer=(layer_path, {})
+        ),
         "frames": {"total": plate.info.frame_count, "swapped": swapped},
         "credentials": credentials,
         "watermark": {"payload": render_id, "embedded": settings.watermark},
@@ -642,6 +649,12 @@ def render_shot(
         glasses_tracks=sorted(glasses),
         encoding=encoding,
         plate=plate.info,
+        pixel_aspect=aspect,
+        aspect_unstored=[
+            path
+            for path, fields in ((output, encoding), (matte_path, matte_aspect))
+            if not fields.get("pixel_aspect_stored", True)
+        ],
     )
     if report_dir is not None:
         from facecast.quality import write_report
@@ -703,13 +716,14 @@ def _prepared_engine(
     return engine
 
 
-def _outputs_record(output: Path, encoding: dict, **extras: Path | None) -> dict:
+def _outputs_record(output: Path, encoding: dict, **extras: tuple[Path | None, dict]) -> dict:
     """The manifest's ``outputs``: the video (or sequence) with its hash and encoding, and
-    each of `extras` (matte, layer) that was written, with its hash."""
+    each of `extras` (``name=(path, fields)``: matte, layer) that was written, with its hash
+    and `fields` (the matte's pixel aspect)."""
     record = {"video": {"path": output.name, "sha256": sha256_file(output), **encoding}}
-    for name, path in extras.items():
+    for name, (path, fields) in extras.items():
         if path is not None:
-            record[name] = {"path": path.name, "sha256": sha256_file(path)}
+            record[name] = {"path": path.name, "sha256": sha256_file(path), **fields}
     return record
 
 

@@ -174,9 +174,11 @@ def swap_command(
     if aspect is not None and aspect_stored:
         written += f", pixel aspect {aspect}"
     typer.echo(f"output:   {result.output} ({written})")
-    if not aspect_stored:
+    if result.aspect_unstored:
+        names = " and ".join(path.name for path in result.aspect_unstored)
+        verb = "does" if len(result.aspect_unstored) == 1 else "do"
         typer.echo(
-            f"warning: {result.output.name} does not store its pixel aspect {aspect} (FFV1 in "
+            f"warning: {names} {verb} not store the pixel aspect {result.pixel_aspect} (FFV1 in "
             "Matroska keeps none): set it in the compositing tool, or write H.264, ProRes "
             "(.mov) or an image sequence",
             err=True,
