@@ -99,6 +99,13 @@ class CompositeSettings:
     what moves dlib's lid points, so 0.6 stays. The eye error left on those pairs is a
     constant per character (its sign and size follow the character across clips: 042 reads
     0.004-0.017 more closed, 024 0.002-0.010 more open), not a failure to follow the actor.
+    So is the mouth's: a fine-light band below the lower lip, where the plate's lip casts its
+    shadow (a ring 0.35 eye widths around the outer lip contour, below the line of the mouth
+    corners; 2026-12-08, first 60 frames of clip2/clip3 x 004/012/024/042, against this tree
+    in one run) moved dlib's mouth reading 0.003-0.006 more open on 7 of 8 pairs: 004 and 042
+    (read too closed) gained (clip3 x 004 0.0204 -> 0.0146), 012 and 024 (read too open) lost
+    (clip3 x 024 0.0152 -> 0.0214); clip2's mean 0.0191 -> 0.0178, clip3's 0.0179 -> 0.0188,
+    distance to the character +0.002 to +0.014. Not adopted.
     """
 
     light_scale: float = 0.12
