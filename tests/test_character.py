@@ -339,6 +339,120 @@ def test_a_hand_in_front_of_a_references_face_is_left_out_of_the_texture(
     assert "reference(s) with a hand in front of the face neutral_with_hand.png" in told.stdout
 
 
+def _hard_shadow(photo: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`photo` (``uint8 RGB``) with a hard shadow over the right of the image (the subject's
+    left cheek: a door frame's shadow), edged along the line from the brow's middle
+    (landmark 9) to the chin (152) shifted a sixth of the eye distance toward the shadow:
+    4x darker in linear light (gamma 2.2) behind a 3-pixel penumbra. Returns the shadowed
+    photo and the mask a user paints over it, ``uint8 (H, W)``, 255 on the shadow and its
+    penumbra."""
+    top, bottom = points[9, :2], points[152, :2]
+    along = (bottom - top) / np.linalg.norm(bottom - top)
+    normal = np.array([along[1], -along[0]])  # points to the image's right
+    eyes = float(np.linalg.norm(points[33, :2] - points[263, :2]))
+    ys, xs = np.mgrid[0 : photo.shape[0], 0 : photo.shape[1]].astype(np.float32)
+    depth = (xs - top[0]) * normal[0] + (ys - top[1]) * normal[1] - eyes / 6
+    behind = np.clip(depth / 3.0 + 0.5, 0.0, 1.0)[..., None]
+    linear = (photo.astype(np.float32) / 255.0) ** 2.2 * (1.0 - 0.75 * behind)
+    shadowed = np.round(linear ** (1 / 2.2) * 255.0).astype(np.uint8)
+    return shadowed, np.where(depth > -3.0, 255, 0).astype(np.uint8)
+
+
+def test_a_hard_shadow_marked_by_a_mask_is_left_out_of_the_texture(tmp_path, data):
+    """A hard shadow across a reference's face is skin in colour, so the texture takes it as
+    the face's own and every swap wears a dark side with a light/dark line down the face.
+    The user marks it with a mask (``--leave-out PHOTO=MASK``) and it gives the texture
+    nothing: alone, the actor's own skin shows there (weight 0), with a second photo the
+    texture takes that side from the other photo. Measured when written, on the texels
+    behind the shadow: alone, median weight 1.0 without the mask, 0.0 with it (share above
+    0.5: 74% -> 0%); with the smiling photo, CIELAB distance to the texture of the two clean
+    photos 13.7 without the mask, 4.7 with it (share above 10: 65% -> 9%; the rest is the
+    smile against the neutral face)."""
+    from conftest import run_facecast
+    from facecast.analysis import FaceAnalyzer
+    from facecast.provenance.manifest import sha256_file
+
+    neutral, smiling = data("faces/london/004/neutral.jpg"), data("faces/london/004/smiling.jpg")
+    original = read_image(neutral)
+    with FaceAnalyzer(static_images=True) as analyzer:
+        (face,) = analyzer.detect(original)
+    shadowed, painted = _hard_shadow(original, face.landmarks)
+    photo, mask = tmp_path / "neutral_shadow.png", tmp_path / "neutral_shadow_mask.png"
+    write_image(photo, shadowed)
+    cv2.imwrite(str(mask), painted)
+    consent = consent_file(tmp_path)
+    masks = {photo: mask}
+    built = {
+        name: create_character(tmp_path / name, refs, consent, leave_out=leave_out)
+        for name, refs, leave_out in (
+            ("unmasked", [photo], None),
+            ("alone", [photo], masks),
+            ("paired_unmasked", [photo, smiling], None),
+            ("paired", [photo, smiling], masks),
+            ("clean", [neutral, smiling], None),
+        )
+    }
+    behind = in_texture(built["alone"], 0, painted > 0)
+    assert behind.sum() > 10000
+    weights = {name: built[name].texture.weight[behind] for name in ("unmasked", "alone")}
+    assert np.median(weights["unmasked"]) > 0.9  # without the mask the shadow is the face's
+    assert np.median(weights["alone"]) < 0.05 and np.mean(weights["alone"] > 0.5) < 0.1
+
+    def distance_to_clean(name: str) -> np.ndarray:
+        character = built[name]
+        index = next(i for i, ref in enumerate(character.refs) if ref.source_name == photo.name)
+        texels = in_texture(character, index, painted > 0)
+        ours, clean = (
+            cv2.cvtColor(c.texture.image, cv2.COLOR_RGB2Lab) for c in (character, built["clean"])
+        )
+        return np.linalg.norm(ours[texels] - clean[texels], axis=1)
+
+    unmasked, masked_pair = distance_to_clean("paired_unmasked"), distance_to_clean("paired")
+    assert unmasked.mean() > 11.0 and np.mean(unmasked > 10) > 0.5
+    assert masked_pair.mean() < 7.0 and np.mean(masked_pair > 10) < 0.2
+    record = load_character(built["paired"].path).refs
+    masked = next(ref for ref in record if ref.source_name == photo.name)
+    assert 0.3 < masked.left_out < 0.7 and masked.mask_sha256 == sha256_file(mask)
+    assert [(ref.left_out, ref.mask_sha256) for ref in built["clean"].refs] == [(0.0, "")] * 2
+
+    told = run_facecast(
+        "character", "create", tmp_path / "cli", "--ref", photo, "--consent", consent,
+        "--leave-out", f"{photo}={mask}",
+    )  # fmt: skip
+    assert told.returncode == 0, told.stderr
+    assert f"reference(s) with a mask neutral_shadow.png ({masked.left_out:.0%})" in told.stdout
+    shown = run_facecast("character", "show", tmp_path / "cli")
+    assert "masked: " in shown.stdout and "of the face left out" in shown.stdout
+
+
+def test_a_mask_that_does_not_fit_its_reference_is_refused(tmp_path, data):
+    """A mask for a photo that is not a reference, a mask of another aspect, a mask file that
+    is missing and a mask over the whole face are refused in one line naming the file."""
+    from conftest import run_facecast
+
+    photo = data("faces/london/004/neutral.jpg")
+    height, width = read_image(photo).shape[:2]
+    consent = consent_file(tmp_path)
+    wide, whole = tmp_path / "wide.png", tmp_path / "whole.png"
+    cv2.imwrite(str(wide), np.zeros((height, 2 * width), np.uint8))
+    cv2.imwrite(str(whole), np.full((height // 2, width // 2), 255, np.uint8))
+    other = data("faces/london/004/smiling.jpg")
+    cases = (
+        (f"{other}={whole}", "smiling.jpg: has a mask but is not one of the --ref photos"),
+        (f"{photo}={wide}", "wide.png: is 2700x1350 but its photo neutral.jpg is 1350x1350"),
+        (f"{photo}={tmp_path / 'none.png'}", "none.png: mask file not found"),
+        (f"{photo}={whole}", "neutral.jpg: the mask whole.png covers 100% of the face"),
+        (f"{photo}", "is not PHOTO=MASK"),
+    )
+    for value, message in cases:
+        told = run_facecast(
+            "character", "create", tmp_path / "c", "--ref", photo, "--consent", consent,
+            "--leave-out", value,
+        )  # fmt: skip
+        assert told.returncode != 0 and message in told.stderr, (value, told.stderr)
+        assert not (tmp_path / "c").exists()
+
+
 def test_highlight_enclosed_by_skin_is_kept_as_photographed(tmp_path, data):
     """A bright specular spot painted mid-forehead: the skin model rejects it, but clean skin
     surrounds it, so it is no occluder; the texture keeps it at full weight (not refilled, not

@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,11 +29,12 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from facecast.character.consent import ConsentRecord, load_consent
-from facecast.character.skin import hands_over_face
+from facecast.character.skin import hands_over_face, polygon_mask
 from facecast.character.texture import FaceTexture, build_texture
 from facecast.errors import CharacterError, FaceNotFoundError
 from facecast.media import read_image, write_image
 from facecast.mesh.frontal import interocular, normalized_shape
+from facecast.mesh.regions import contour
 from facecast.provenance.manifest import sha256_file
 
 FORMAT_NAME = "facecast.character"
@@ -44,6 +46,12 @@ MAX_REF_SIDE = 2048
 THUMB_SIDE = 160
 #: A face this small (inter-ocular distance, pixels) carries too little detail to build from.
 MIN_REF_INTEROCULAR = 24.0
+#: A user's mask (`create_character`'s ``leave_out``) may leave out at most this share of a
+#: reference's face: a photo masked all over gives the texture nothing (leave it out instead).
+MAX_LEFT_OUT = 0.9
+#: How far a mask's width/height ratio may differ from its photo's and still be stretched
+#: onto it (a mask exported at another size).
+MASK_ASPECT_TOLERANCE = 0.01
 
 
 @dataclass
@@ -69,6 +77,11 @@ class ReferencePhoto:
     hands
         How many hands are in front of the face; their region gave the texture nothing
         (`facecast.character.skin.hands_over_face`).
+    left_out
+        Share of the face (its oval, 0 to 1) that the user's mask marked not to be used (a
+        hard shadow, a blemish on a print); it gave the texture nothing.
+    mask_sha256
+        Hash of that mask file (``""`` without one).
     """
 
     file: str
@@ -78,6 +91,8 @@ class ReferencePhoto:
     monochrome: bool = False
     glasses: bool = False
     hands: int = 0
+    left_out: float = 0.0
+    mask_sha256: str = ""
 
 
 @dataclass
@@ -145,22 +160,30 @@ def _bounded(image: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class _Reference:
     """A reference photo as read: ``uint8 RGB (H, W, 3)`` image (bounded size), its face's
-    ``float32 (478, 3)`` landmarks and ``(3,)`` pose, and the ``float32 (21, 2)`` keypoints of
-    each hand in front of the face."""
+    ``float32 (478, 3)`` landmarks and ``(3,)`` pose, the ``float32 (21, 2)`` keypoints of
+    each hand in front of the face, and the user's mask of what not to use, ``float32 (H, W)``
+    in {0, 1}, if any."""
 
     image: np.ndarray
     landmarks: np.ndarray
     pose: np.ndarray
     hands: list[np.ndarray]
+    left_out: np.ndarray | None = None
 
 
-def _load_reference(path: Path, analyzer, hand_detector) -> _Reference:
+def _load_reference(
+    path: Path, analyzer, hand_detector, mask_path: Path | None = None
+) -> _Reference:
     """Read a reference photo, find exactly one usable face in it and the hands in front of it
-    (`hand_detector`: a `facecast.analysis.HandDetector` in still-image mode)."""
+    (`hand_detector`: a `facecast.analysis.HandDetector` in still-image mode), and read the
+    user's mask of what not to use (`mask_path`), if given."""
     from facecast.media import to_uint8
 
     photo = to_uint8(read_image(path))
     image = _bounded(photo)
+    left_out = None
+    if mask_path is not None:
+        left_out = _read_mask(mask_path, path, photo.shape[:2], image.shape[:2])
     faces = analyzer.detect(image)
     if not faces:
         height, width = photo.shape[:2]
@@ -184,7 +207,41 @@ def _load_reference(path: Path, analyzer, hand_detector) -> _Reference:
         )
     points = face.landmarks.astype(np.float32)
     hands = hands_over_face(hand_detector.detect(image), points, image.shape[:2])
-    return _Reference(image, points, face.pose.astype(np.float32), hands)
+    if left_out is not None and _face_share(left_out, points) > MAX_LEFT_OUT:
+        raise CharacterError(
+            f"the mask {mask_path.name} covers {_face_share(left_out, points):.0%} of the face: "
+            "nothing is left to build from (leave this photo out instead)",
+            path,
+        )
+    return _Reference(image, points, face.pose.astype(np.float32), hands, left_out)
+
+
+def _read_mask(
+    mask_path: Path, photo_path: Path, photo_shape: tuple[int, int], shape: tuple[int, int]
+) -> np.ndarray:
+    """A user's mask of what not to use in a reference photo: white (above half its range)
+    marks it. Read from any image file of the photo's size or aspect, scaled to ``shape (H,
+    W)`` (the photo as bounded). Returns ``float32 (H, W)`` in {0, 1}."""
+    mask = read_image(mask_path)
+    (height, width), (photo_height, photo_width) = mask.shape[:2], photo_shape
+    if abs(width / height - photo_width / photo_height) > MASK_ASPECT_TOLERANCE * (
+        photo_width / photo_height
+    ):
+        raise CharacterError(
+            f"is {width}x{height} but its photo {photo_path.name} is {photo_width}x"
+            f"{photo_height}: a mask must have the photo's size or aspect",
+            mask_path,
+        )
+    peak = 1.0 if mask.dtype.kind == "f" else float(np.iinfo(mask.dtype).max)
+    grey = mask.astype(np.float32).reshape(height, width, -1).mean(axis=2) / peak
+    grey = cv2.resize(grey, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return (grey > 0.5).astype(np.float32)
+
+
+def _face_share(mask: np.ndarray, landmarks: np.ndarray) -> float:
+    """Share of the face oval of ``landmarks (478, 3)`` that ``mask (H, W)`` marks."""
+    face = polygon_mask(landmarks[contour("face_oval")], mask.shape[:2])
+    return float(mask[face].mean()) if face.any() else 0.0
 
 
 def _hashes_of_distinct_photos(paths: list[Path]) -> list[str]:
@@ -207,6 +264,32 @@ def _hashes_of_distinct_photos(paths: list[Path]) -> list[str]:
     return hashes
 
 
+def _masks_by_reference(
+    ref_paths: list[Path], leave_out: Mapping[str | Path, str | Path]
+) -> list[Path | None]:
+    """The mask file of each reference in `ref_paths` (``None`` for most), from `leave_out`
+    (``{photo: mask}``, a photo named by any path to the same file); a mask for a photo that
+    is not a reference, or a mask file that does not exist, is a `CharacterError`."""
+    resolved = [path.resolve() for path in ref_paths]
+    masks: list[Path | None] = [None] * len(ref_paths)
+    for photo, mask in leave_out.items():
+        photo, mask = Path(photo), Path(mask)
+        if photo.resolve() not in resolved:
+            raise CharacterError("has a mask but is not one of the --ref photos", photo)
+        if not mask.is_file():
+            raise CharacterError("mask file not found", mask)
+        masks[resolved.index(photo.resolve())] = mask
+    return masks
+
+
+def _mask_record(reference: _Reference, mask: Path | None) -> tuple[float, str]:
+    """``(left_out, mask_sha256)`` of a `ReferencePhoto`: the share of the face its mask
+    marks, rounded to 0.001, and the mask file's hash; ``(0.0, "")`` without one."""
+    if mask is None or reference.left_out is None:
+        return 0.0, ""
+    return round(_face_share(reference.left_out, reference.landmarks), 3), sha256_file(mask)
+
+
 def _neutrality_cost(landmarks: np.ndarray, pose: np.ndarray) -> float:
     """How far a reference is from frontal and neutral: degrees of yaw and pitch, plus 100 x the
     mouth opening over the inter-ocular distance. The cheapest one anchors the texture."""
@@ -223,6 +306,7 @@ def create_character(
     texture_size: int = 512,
     analyzer=None,
     overwrite: bool = False,
+    leave_out: Mapping[str | Path, str | Path] | None = None,
 ) -> Character:
     """Build a character asset from reference photos and a consent file.
 
@@ -242,6 +326,12 @@ def create_character(
         A `facecast.analysis.FaceAnalyzer` in still-image mode; created if not given.
     overwrite
         Replace an existing character folder.
+    leave_out
+        Masks of what not to use, by reference photo (``{photo: mask}``): an image of the
+        photo's size or aspect, white where the photo must give the texture nothing (a hard
+        shadow across the face, a scar, a scratch on a print; hair, glasses and hands are
+        found without one). Such a region is taken from the other references where they show
+        it, else the actor's own skin shows there, relit.
 
     Raises
     ------
@@ -258,6 +348,7 @@ def create_character(
         raise CharacterError("folder exists and is not empty (use --overwrite)", folder)
     character_id = _valid_id(folder.name)
     ref_hashes = _hashes_of_distinct_photos([Path(p) for p in ref_paths])
+    masks = _masks_by_reference([Path(p) for p in ref_paths], leave_out or {})
 
     from facecast.analysis import FaceAnalyzer, HandDetector
 
@@ -265,7 +356,10 @@ def create_character(
     analyzer = analyzer or FaceAnalyzer(max_faces=4, static_images=True)
     try:
         with HandDetector(max_hands=MAX_REF_HANDS, static_images=True) as hand_detector:
-            loaded = [_load_reference(Path(p), analyzer, hand_detector) for p in ref_paths]
+            loaded = [
+                _load_reference(Path(p), analyzer, hand_detector, mask)
+                for p, mask in zip(ref_paths, masks, strict=True)
+            ]
     finally:
         if owned:
             analyzer.close()
@@ -273,7 +367,13 @@ def create_character(
     order = sorted(range(len(loaded)), key=costs.__getitem__)
     images = [loaded[i].image for i in order]
     landmarks = [loaded[i].landmarks for i in order]
-    texture = build_texture(images, landmarks, texture_size, [loaded[i].hands for i in order])
+    texture = build_texture(
+        images,
+        landmarks,
+        texture_size,
+        [loaded[i].hands for i in order],
+        [loaded[i].left_out for i in order],
+    )
     frontal = normalized_shape(landmarks[0])
 
     temp = folder.with_name(f".{folder.name}.partial")
@@ -297,6 +397,7 @@ def create_character(
                 texture.monochrome[rank],
                 texture.glasses[rank],
                 texture.hands[rank],
+                *_mask_record(loaded[index], masks[index]),
             )
         )
     _write_arrays(temp, texture, np.stack(landmarks), frontal.astype(np.float32))

@@ -28,12 +28,28 @@ def create_command(
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     texture_size: Annotated[int, typer.Option(help="Face texture side in texels.")] = 512,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing character.")] = False,
+    leave_out: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--leave-out",
+            metavar="PHOTO=MASK",
+            help="A mask of what not to use in one --ref photo (white: a hard shadow, a scar, "
+            "a scratch on a print), an image of the photo's size or aspect (repeat per photo).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Build FOLDER from reference photos; refuses without a valid, unexpired consent record."""
     from facecast.character.asset import create_character
 
     character = create_character(
-        folder, ref, consent, name=name, texture_size=texture_size, overwrite=overwrite
+        folder,
+        ref,
+        consent,
+        name=name,
+        texture_size=texture_size,
+        overwrite=overwrite,
+        leave_out=_photo_masks(leave_out or []),
     )
     typer.echo(
         f"character {character.character_id!r}: {len(character.refs)} reference(s), "
@@ -55,7 +71,20 @@ def create_command(
         typer.echo(_left_out("glasses", glasses, "the region of the glasses is"))
     if hands := [ref.source_name for ref in character.refs if ref.hands]:
         typer.echo(_left_out("a hand in front of the face", hands, "the hand is"))
+    if masked := [f"{r.source_name} ({r.left_out:.0%})" for r in character.refs if r.mask_sha256]:
+        typer.echo(_left_out("a mask", masked, "the masked share of the face is"))
     typer.echo(f"wrote {folder}")
+
+
+def _photo_masks(values: list[str]) -> dict[Path, Path]:
+    """``--leave-out PHOTO=MASK`` values as ``{photo: mask}``."""
+    masks = {}
+    for value in values:
+        photo, separator, mask = value.rpartition("=")
+        if not separator or not photo or not mask:
+            raise typer.BadParameter(f"{value!r} is not PHOTO=MASK", param_hint="--leave-out")
+        masks[Path(photo)] = Path(mask)
+    return masks
 
 
 def _left_out(occluder: str, names: list[str], region: str) -> str:
@@ -89,6 +118,7 @@ def show_command(
         grey = ", black-and-white: tone only" if ref.monochrome else ""
         grey += ", glasses: their region left out" if ref.glasses else ""
         grey += f", {ref.hands} hand(s) in front of the face: left out" if ref.hands else ""
+        grey += f", masked: {ref.left_out:.0%} of the face left out" if ref.mask_sha256 else ""
         typer.echo(
             f"ref: {ref.file} from {ref.source_name} (yaw {yaw:+.0f}, pitch {pitch:+.0f}{grey})"
         )

@@ -51,6 +51,7 @@ def skin_maps(
     glasses: bool = False,
     hands: Sequence[np.ndarray] = (),
     tolerance: float = 4.0,
+    left_out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where a photo shows the face's skin: what may be copied, and how skin-like it looks.
 
@@ -70,6 +71,9 @@ def skin_maps(
         whatever its colour, on the lower face too.
     tolerance
         Mahalanobis distance (in Lab) at which a pixel's skin probability falls to about 0.5.
+    left_out
+        ``float32 (H, W)`` in [0, 1]: what the user marked as not to be used (a hard shadow,
+        a scar, a smudge on an archival print): no skin, whatever its colour, like a hand.
 
     Returns
     -------
@@ -115,11 +119,24 @@ def skin_maps(
     if glasses:  # frames, lens glare and tint are no skin, whatever their colour
         lenses = glasses_region(landmarks, (height, width))
         visible, probability = visible * (1.0 - lenses), probability * (1.0 - lenses)
-    if hands:  # a hand is skin-coloured: only its keypoints tell it from the face
-        in_front = 1.0 - hand_mask(hands, (height, width))
-        visible, probability = visible * in_front, probability * in_front
+    # a hand is skin-coloured (only its keypoints tell it from the face), and so is a shadow
+    occluded = occluders(hands, left_out, (height, width))
+    if occluded is not None:
+        visible, probability = visible * (1.0 - occluded), probability * (1.0 - occluded)
     sigma = max(1.0, radius / 4)
     return tuple(cv2.GaussianBlur(p * face, (0, 0), sigma) for p in (visible, probability))
+
+
+def occluders(
+    hands: Sequence[np.ndarray], left_out: np.ndarray | None, shape: tuple[int, int]
+) -> np.ndarray | None:
+    """``float32 shape (H, W)`` in [0, 1]: the photo's pixels that are in front of the face or
+    marked not to be used: the region of each hand (``float32 (21, 2)`` keypoints, `hand_mask`)
+    and the user's `left_out` mask; ``None`` when there are neither."""
+    occluded = hand_mask(hands, shape) if len(hands) else None
+    if left_out is not None:
+        occluded = left_out if occluded is None else np.maximum(occluded, left_out)
+    return None if occluded is None else occluded.astype(np.float32)
 
 
 def shows_glasses(image: np.ndarray, landmarks: np.ndarray) -> bool:

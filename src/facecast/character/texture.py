@@ -22,8 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facecast.analysis.masks import hand_mask
-from facecast.character.skin import shows_glasses, skin_maps
+from facecast.character.skin import occluders, shows_glasses, skin_maps
 from facecast.composite.light import masked_lowpass
 from facecast.mesh.frontal import frontal_points
 from facecast.mesh.regions import contour, eye_ring
@@ -149,16 +148,16 @@ class _Unwrapped:
     seen
         The texel is visible skin in this photo, whatever the angle.
     facing
-        How squarely the photo sees each texel, skin or not, hands left out.
-    hand
-        A hand in front of the face covers the texel.
+        How squarely the photo sees each texel, skin or not, occluders left out.
+    occluded
+        A hand in front of the face, or the user's mask of what not to use, covers the texel.
     """
 
     colour: np.ndarray
     selection: np.ndarray
     seen: np.ndarray
     facing: np.ndarray
-    hand: np.ndarray
+    occluded: np.ndarray
 
 
 def _unwrap(
@@ -168,18 +167,20 @@ def _unwrap(
     size: int,
     glasses: bool,
     hands: list[np.ndarray],
+    left_out: np.ndarray | None = None,
 ) -> _Unwrapped:
     """Warp one reference (wearing `glasses` or not, with `hands` in front of its face or
-    none) into texture space."""
+    none, and the user's `left_out` mask ``float32 (H, W)`` in [0, 1] or none) into texture
+    space."""
     triangles = mesh_triangles()
     surface = slice(0, NUM_SURFACE_POINTS)
     raster = rasterize(uv[surface], landmarks[surface, :2], triangles, (0, 0, size, size))
     colour = sample(image.astype(np.float32) / 255.0, raster)
-    visible, likeness = skin_maps(image, landmarks, glasses, hands)
+    visible, likeness = skin_maps(image, landmarks, glasses, hands, left_out=left_out)
     skin = sample(visible, raster)
-    hand = np.zeros((size, size), np.float32)
-    if hands:
-        hand = sample(hand_mask(hands, image.shape[:2]), raster) * raster.covered
+    occluded = np.zeros((size, size), np.float32)
+    if (in_front := occluders(hands, left_out, image.shape[:2])) is not None:
+        occluded = sample(in_front, raster) * raster.covered
     facing = triangle_facing(landmarks[surface], triangles)
     weight = np.where(raster.covered, facing[np.maximum(raster.triangle_index, 0)] ** 2, 0.0)
     weight = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), size / 128) * raster.covered
@@ -189,8 +190,8 @@ def _unwrap(
         colour,
         selection.astype(np.float32),
         seen,
-        (weight * (1.0 - hand)).astype(np.float32),
-        hand.astype(np.float32),
+        (weight * (1.0 - occluded)).astype(np.float32),
+        occluded.astype(np.float32),
     )
 
 
@@ -244,6 +245,7 @@ def build_texture(
     landmarks: list[np.ndarray],
     size: int = 512,
     hands: list[list[np.ndarray]] | None = None,
+    left_out: list[np.ndarray | None] | None = None,
 ) -> FaceTexture:
     """Merge reference photos into one face texture.
 
@@ -258,6 +260,9 @@ def build_texture(
     hands
         Per photo, the ``float32 (21, 2)`` keypoints (pixels) of each hand in front of its face
         (`facecast.character.skin.hands_over_face`); none when not given.
+    left_out
+        Per photo, ``float32 (H, W)`` in [0, 1] marking what is not to be used (a hard shadow,
+        a blemish on a print), or ``None``: treated as an occluder, like a hand.
 
     Returns
     -------
@@ -268,12 +273,17 @@ def build_texture(
     hands = hands if hands is not None else [[] for _ in images]
     if len(hands) != len(images):
         raise ValueError(f"need the hands of every photo, got {len(hands)} for {len(images)}")
+    left_out = left_out if left_out is not None else [None for _ in images]
+    if len(left_out) != len(images):
+        raise ValueError(f"need a mask or None per photo, got {len(left_out)} for {len(images)}")
     uv = texture_layout(landmarks[0], size)
     pairs = zip(images, landmarks, strict=True)
     glasses = tuple(shows_glasses(image, points) for image, points in pairs)
     unwrapped = [
-        _unwrap(image, points, uv, size, worn, in_front)
-        for image, points, worn, in_front in zip(images, landmarks, glasses, hands, strict=True)
+        _unwrap(image, points, uv, size, worn, in_front, mask)
+        for image, points, worn, in_front, mask in zip(
+            images, landmarks, glasses, hands, left_out, strict=True
+        )
     ]
     colours = [u.colour for u in unwrapped]
     weights = [u.selection for u in unwrapped]
@@ -288,8 +298,10 @@ def build_texture(
         facing[i] = facing[i] * SECONDARY_PRIORITY
     merged = _soft_select(np.stack(colours), np.stack(weights))
     coverage = np.stack(visible).max(axis=0)
-    # a hand no photo sees past is an occluder wherever it lies: never kept as photographed
-    hidden = (np.stack([u.hand for u in unwrapped]).max(axis=0) > 0.5) & (coverage < CLEAN_COVERAGE)
+    # a hand (or a masked region) no photo sees past is an occluder wherever it lies: never
+    # kept as photographed
+    occluded = np.stack([u.occluded for u in unwrapped]).max(axis=0) > 0.5
+    hidden = occluded & (coverage < CLEAN_COVERAGE)
     coverage = np.where(_enclosed_holes(coverage, uv) & ~hidden, 1.0, coverage)
     lids = _lid_band(uv, size)
     lids |= _holes_beside_one_eye(np.where(lids, 1.0, coverage), uv)
