@@ -207,10 +207,11 @@ def _load_reference(
         )
     points = face.landmarks.astype(np.float32)
     hands = hands_over_face(hand_detector.detect(image), points, image.shape[:2])
-    if left_out is not None and _face_share(left_out, points) > MAX_LEFT_OUT:
+    share = 0.0 if left_out is None else _face_share(left_out, points)
+    if share > MAX_LEFT_OUT:
         raise CharacterError(
-            f"the mask {mask_path.name} covers {_face_share(left_out, points):.0%} of the face: "
-            "nothing is left to build from (leave this photo out instead)",
+            f"the mask {mask_path.name} covers {share:.0%} of the face: nothing is left to "
+            "build from (leave this photo out instead)",
             path,
         )
     return _Reference(image, points, face.pose.astype(np.float32), hands, left_out)
