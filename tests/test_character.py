@@ -380,6 +380,9 @@ def test_a_hard_shadow_marked_by_a_mask_is_left_out_of_the_texture(tmp_path, dat
     photo, mask = tmp_path / "neutral_shadow.png", tmp_path / "neutral_shadow_mask.png"
     write_image(photo, shadowed)
     cv2.imwrite(str(mask), painted)
+    # the same marks as a paint layer: black paint, opaque on the shadow, transparent elsewhere
+    layer = tmp_path / "neutral_shadow_layer.png"
+    cv2.imwrite(str(layer), np.dstack([np.zeros((*painted.shape, 3), np.uint8), painted]))
     consent = consent_file(tmp_path)
     masks = {photo: mask}
     built = {
@@ -390,6 +393,7 @@ def test_a_hard_shadow_marked_by_a_mask_is_left_out_of_the_texture(tmp_path, dat
             ("paired_unmasked", [photo, smiling], None),
             ("paired", [photo, smiling], masks),
             ("clean", [neutral, smiling], None),
+            ("painted", [photo], {photo: layer}),
         )
     }
     behind = in_texture(built["alone"], 0, painted > 0)
@@ -397,6 +401,7 @@ def test_a_hard_shadow_marked_by_a_mask_is_left_out_of_the_texture(tmp_path, dat
     weights = {name: built[name].texture.weight[behind] for name in ("unmasked", "alone")}
     assert np.median(weights["unmasked"]) > 0.9  # without the mask the shadow is the face's
     assert np.median(weights["alone"]) < 0.05 and np.mean(weights["alone"] > 0.5) < 0.1
+    assert np.array_equal(built["painted"].texture.weight, built["alone"].texture.weight)
 
     def distance_to_clean(name: str) -> np.ndarray:
         character = built[name]

@@ -221,9 +221,10 @@ def _read_mask(
     mask_path: Path, photo_path: Path, photo_shape: tuple[int, int], shape: tuple[int, int]
 ) -> np.ndarray:
     """A user's mask of what not to use in a reference photo: white (above half its range)
-    marks it. Read from any image file of the photo's size or aspect, scaled to ``shape (H,
-    W)`` (the photo as bounded). Returns ``float32 (H, W)`` in {0, 1}."""
-    mask = read_image(mask_path)
+    marks it, or, in a mask with transparency (a paint layer exported as PNG), opaque paint.
+    Read from any image file of the photo's size or aspect, scaled to ``shape (H, W)`` (the
+    photo as bounded). Returns ``float32 (H, W)`` in {0, 1}."""
+    mask = _painted(mask_path, read_image(mask_path))
     (height, width), (photo_height, photo_width) = mask.shape[:2], photo_shape
     if abs(width / height - photo_width / photo_height) > MASK_ASPECT_TOLERANCE * (
         photo_width / photo_height
@@ -237,6 +238,16 @@ def _read_mask(
     grey = mask.astype(np.float32).reshape(height, width, -1).mean(axis=2) / peak
     grey = cv2.resize(grey, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
     return (grey > 0.5).astype(np.float32)
+
+
+def _painted(mask_path: Path, rgb: np.ndarray) -> np.ndarray:
+    """The channel of a mask file that carries the marks: its alpha where it has transparent
+    pixels (``(H, W, 1)``), else its colour ``rgb (H, W, 3)`` as read."""
+    stored = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED)
+    if stored is None or stored.ndim != 3 or stored.shape[2] != 4:
+        return rgb
+    alpha = stored[..., 3:]
+    return alpha if alpha.min() < np.iinfo(alpha.dtype).max else rgb
 
 
 def _face_share(mask: np.ndarray, landmarks: np.ndarray) -> float:

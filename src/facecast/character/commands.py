@@ -34,7 +34,8 @@ def create_command(
             "--leave-out",
             metavar="PHOTO=MASK",
             help="A mask of what not to use in one --ref photo (white: a hard shadow, a scar, "
-            "a scratch on a print), an image of the photo's size or aspect (repeat per photo).",
+            "a scratch on a print; or opaque paint on a transparent layer), an image of the "
+            "photo's size or aspect (repeat per photo).",
             show_default=False,
         ),
     ] = None,
