@@ -5,7 +5,8 @@ skin colour is learned from patches that are nearly always bare (cheeks, nose, c
 pixel of the face is scored against it; hair, frames and hands score low and are left out of
 the texture. Glasses (found by the frame across the nose bridge) and hands (found by
 mediapipe's hand landmarker, `hands_over_face`) are left out whatever their colour: tortoiseshell
-frames and a hand read as skin to the colour model.
+frames and a hand read as skin to the colour model. So is what the user masks (`occluders`): a
+hard shadow is skin in colour and is not found here.
 """
 
 from __future__ import annotations
