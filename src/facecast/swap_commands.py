@@ -167,11 +167,11 @@ def swap_command(
         typer.echo(f"plate:    {plate} ({result.plate.describe()})")
     encoding = dict(result.encoding)
     aspect = encoding.pop("pixel_aspect", None)
-    aspect_stored = encoding.pop("pixel_aspect_stored", True)
+    encoding.pop("pixel_aspect_stored", None)  # told below, with the matte's (aspect_unstored)
     written = ", ".join(
         f"{value}-bit" if key == "bit_depth" else str(value) for key, value in encoding.items()
     )
-    if aspect is not None and aspect_stored:
+    if aspect is not None and result.output not in result.aspect_unstored:
         written += f", pixel aspect {aspect}"
     typer.echo(f"output:   {result.output} ({written})")
     if result.aspect_unstored:

@@ -162,13 +162,14 @@ class _Reference:
     """A reference photo as read: ``uint8 RGB (H, W, 3)`` image (bounded size), its face's
     ``float32 (478, 3)`` landmarks and ``(3,)`` pose, the ``float32 (21, 2)`` keypoints of
     each hand in front of the face, and the user's mask of what not to use, ``float32 (H, W)``
-    in {0, 1}, if any."""
+    in {0, 1}, if any, with the share of the face it marks."""
 
     image: np.ndarray
     landmarks: np.ndarray
     pose: np.ndarray
     hands: list[np.ndarray]
     left_out: np.ndarray | None = None
+    left_out_share: float = 0.0
 
 
 def _load_reference(
@@ -214,7 +215,7 @@ def _load_reference(
             "build from (leave this photo out instead)",
             path,
         )
-    return _Reference(image, points, face.pose.astype(np.float32), hands, left_out)
+    return _Reference(image, points, face.pose.astype(np.float32), hands, left_out, share)
 
 
 def _read_mask(
@@ -297,9 +298,9 @@ def _masks_by_reference(
 def _mask_record(reference: _Reference, mask: Path | None) -> tuple[float, str]:
     """``(left_out, mask_sha256)`` of a `ReferencePhoto`: the share of the face its mask
     marks, rounded to 0.001, and the mask file's hash; ``(0.0, "")`` without one."""
-    if mask is None or reference.left_out is None:
+    if mask is None:
         return 0.0, ""
-    return round(_face_share(reference.left_out, reference.landmarks), 3), sha256_file(mask)
+    return round(reference.left_out_share, 3), sha256_file(mask)
 
 
 def _neutrality_cost(landmarks: np.ndarray, pose: np.ndarray) -> float:

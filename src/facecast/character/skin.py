@@ -50,9 +50,8 @@ def skin_maps(
     image: np.ndarray,
     landmarks: np.ndarray,
     glasses: bool = False,
-    hands: Sequence[np.ndarray] = (),
+    occluded: np.ndarray | None = None,
     tolerance: float = 4.0,
-    left_out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where a photo shows the face's skin: what may be copied, and how skin-like it looks.
 
@@ -66,15 +65,12 @@ def skin_maps(
         The face wears glasses (`shows_glasses`): their region (`glasses_region`) is no skin,
         whatever its colour, and the brows are judged by colour (the top bar can lie along
         them).
-    hands
-        ``float32 (21, 2)`` keypoints (pixels) of each hand in front of the face
-        (`hands_over_face`): their region (`facecast.analysis.masks.hand_mask`) is no skin,
-        whatever its colour, on the lower face too.
+    occluded
+        ``float32 (H, W)`` in [0, 1] (`occluders`): the hands in front of the face and what the
+        user marked as not to be used (a hard shadow, a scar, a smudge on an archival print)
+        are no skin, whatever their colour, on the lower face too.
     tolerance
         Mahalanobis distance (in Lab) at which a pixel's skin probability falls to about 0.5.
-    left_out
-        ``float32 (H, W)`` in [0, 1]: what the user marked as not to be used (a hard shadow,
-        a scar, a smudge on an archival print): no skin, whatever its colour, like a hand.
 
     Returns
     -------
@@ -121,7 +117,6 @@ def skin_maps(
         lenses = glasses_region(landmarks, (height, width))
         visible, probability = visible * (1.0 - lenses), probability * (1.0 - lenses)
     # a hand is skin-coloured (only its keypoints tell it from the face), and so is a shadow
-    occluded = occluders(hands, left_out, (height, width))
     if occluded is not None:
         visible, probability = visible * (1.0 - occluded), probability * (1.0 - occluded)
     sigma = max(1.0, radius / 4)

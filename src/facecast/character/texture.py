@@ -176,10 +176,11 @@ def _unwrap(
     surface = slice(0, NUM_SURFACE_POINTS)
     raster = rasterize(uv[surface], landmarks[surface, :2], triangles, (0, 0, size, size))
     colour = sample(image.astype(np.float32) / 255.0, raster)
-    visible, likeness = skin_maps(image, landmarks, glasses, hands, left_out=left_out)
+    in_front = occluders(hands, left_out, image.shape[:2])
+    visible, likeness = skin_maps(image, landmarks, glasses, in_front)
     skin = sample(visible, raster)
     occluded = np.zeros((size, size), np.float32)
-    if (in_front := occluders(hands, left_out, image.shape[:2])) is not None:
+    if in_front is not None:
         occluded = sample(in_front, raster) * raster.covered
     facing = triangle_facing(landmarks[surface], triangles)
     weight = np.where(raster.covered, facing[np.maximum(raster.triangle_index, 0)] ** 2, 0.0)
